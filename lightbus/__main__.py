@@ -1,0 +1,5 @@
+import sys
+
+from lightbus.cli import main
+
+sys.exit(main())

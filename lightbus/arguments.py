@@ -1,0 +1,89 @@
+"""Checking the keyword arguments of a call or fire against what the target declares.
+
+An :class:`ArgSpec` is built once per RPC or event, from a local definition or from a
+schema published by a remote worker, and checks each call's names cheaply: positional
+arguments, missing required parameters and unexpected ones are refused with an
+:class:`~lightbus.errors.InvalidArguments` that names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lightbus.api import Parameter
+from lightbus.errors import InvalidArguments
+
+
+@dataclass(frozen=True, slots=True)
+class ArgSpec:
+    """The parameter names of one RPC or event."""
+
+    api: str
+    name: str
+    kind: str
+    required: frozenset[str]
+    allowed: frozenset[str]
+    accepts_any: bool = False
+
+    @classmethod
+    def from_parameters(
+        cls, api: str, name: str, kind: str, params: Iterable[Parameter], accepts_any: bool = False
+    ) -> ArgSpec:
+        params = tuple(params)
+        return cls(
+            api=api,
+            name=name,
+            kind=kind,
+            required=frozenset(p.name for p in params if p.required),
+            allowed=frozenset(p.name for p in params),
+            accepts_any=accepts_any,
+        )
+
+    @classmethod
+    def from_schema(cls, api: str, name: str, kind: str, schema: Mapping[str, Any]) -> ArgSpec:
+        """Build from a JSON Schema object (``properties``/``required``)."""
+        properties = schema.get("properties", {})
+        return cls(
+            api=api,
+            name=name,
+            kind=kind,
+            required=frozenset(schema.get("required", ())),
+            allowed=frozenset(properties),
+            accepts_any=schema.get("additionalProperties", False) is not False,
+        )
+
+    def check(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        """Raise :class:`InvalidArguments` if the call does not fit the parameters."""
+        target = f"{self.api}.{self.name}"
+        if args:
+            raise InvalidArguments(
+                f"{target} takes keyword arguments only, but got {len(args)} positional "
+                f"argument(s). Call it as {target}({self._example()}).",
+                api=self.api,
+                name=self.name,
+            )
+        missing = self.required.difference(kwargs)
+        if missing:
+            names = ", ".join(sorted(missing))
+            raise InvalidArguments(
+                f"{target} is missing required argument(s): {names}.",
+                api=self.api,
+                name=self.name,
+                field=sorted(missing)[0],
+            )
+        if not self.accepts_any:
+            extra = set(kwargs).difference(self.allowed)
+            if extra:
+                names = ", ".join(sorted(extra))
+                accepted = ", ".join(sorted(self.allowed)) or "none"
+                raise InvalidArguments(
+                    f"{target} got unexpected argument(s): {names}. It accepts: {accepted}.",
+                    api=self.api,
+                    name=self.name,
+                    field=sorted(extra)[0],
+                )
+
+    def _example(self) -> str:
+        return ", ".join(f"{n}=..." for n in sorted(self.allowed))

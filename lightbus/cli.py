@@ -1,0 +1,66 @@
+"""The ``lightbus`` command.
+
+``lightbus run`` is part of the runtime. Every other command lives in ``lightbus_tools``
+and is imported only when it is the one being run, so ``lightbus run`` never loads the
+TUI or the file watcher. A tool module provides ``add_arguments(parser)`` and
+``main(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lightbus.errors import LightbusError
+
+# name -> (module providing add_arguments/main, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("lightbus.run_command", "run a worker: serve RPCs, listeners and schedules"),
+    "dev": ("lightbus_tools.dev", "development loop: embedded Redis, reloading worker, live feed"),
+    "monitor": ("lightbus_tools.monitor", "live TUI of the bus (trace, workers, backlog)"),
+    "inspect": ("lightbus_tools.inspect", "query the trace stream"),
+    "trace": ("lightbus_tools.tracetree", "show the causal tree of one message or trace"),
+    "replay": ("lightbus_tools.replay", "re-send recorded messages safely"),
+    "dumpschema": ("lightbus_tools.dumpschema", "print the schema of local and live APIs"),
+    "schema": ("lightbus_tools.schemacheck", "compare two schemas: breaking or compatible"),
+    "shell": ("lightbus_tools.shell", "a Python prompt with `bus` ready"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lightbus`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="lightbus", description="Lightbus: a message bus for Python apps sharing one Redis."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="lightbus")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    module = None
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = _load(module_name)
+            module.add_arguments(command_parser)
+    args = parser.parse_args(argv)
+    if args.command is None or module is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = module.main(args)
+        return code
+    except LightbusError as exc:
+        print(f"lightbus {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(module_name: str) -> Any:
+    return importlib.import_module(module_name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

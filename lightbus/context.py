@@ -1,0 +1,84 @@
+"""The trace context: which message, if any, the running code is handling.
+
+A handler runs with the context of the message it handles, held in a context
+variable, so a message sent from it (directly, from a thread the worker runs it in,
+or from a task it spawns) joins the same trace: same ``trace_id``, ``parent_span_id``
+set to the handled message's span and ``causation_id`` to its id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lightbus import ids
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """The trace the current code belongs to.
+
+    Attributes:
+        trace_id: 32 hex digits shared by every message of one causal tree.
+        span_id: the span new messages name as their parent (16 hex digits).
+        message_id: the id of the message being handled, empty at a root.
+    """
+
+    trace_id: str
+    span_id: str = ""
+    message_id: str = ""
+
+    @property
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id or '0' * 16}-01"
+
+
+_current: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
+    "lightbus_trace", default=None
+)
+
+
+def current_trace() -> TraceContext | None:
+    """The trace context of the message being handled, or ``None`` outside a handler."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def start_trace(trace_id: str | None = None) -> Iterator[TraceContext]:
+    """Make messages sent inside the block share one trace.
+
+    Args:
+        trace_id: 32 hex digits to use (for example from an incoming HTTP
+            ``traceparent``); a new one is made when omitted.
+    """
+    if trace_id is not None:
+        cleaned = trace_id.lower()
+        if len(cleaned) != 32 or any(c not in "0123456789abcdef" for c in cleaned):
+            raise ValueError(f"trace_id must be 32 hex digits, got {trace_id!r}")
+    context = TraceContext(trace_id=trace_id or ids.trace_id())
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def enter_message(
+    trace_id: str, span_id: str, message_id: str
+) -> contextvars.Token[TraceContext | None]:
+    """Set the context of a message about to be handled; reset with :func:`leave`."""
+    return _current.set(TraceContext(trace_id, span_id, message_id))
+
+
+def leave(token: contextvars.Token[TraceContext | None]) -> None:
+    _current.reset(token)
+
+
+def new_span() -> tuple[str, str, str, str]:
+    """(trace_id, span_id, parent_span_id, causation_id) for a message sent now."""
+    context = _current.get()
+    if context is None:
+        return ids.trace_id(), ids.span_id(), "", ""
+    return context.trace_id, ids.span_id(), context.span_id, context.message_id

@@ -1,0 +1,161 @@
+"""Every error Lightbus raises on purpose.
+
+The tree::
+
+    LightbusError
+    ├── ConfigError                 a setting is malformed (names the key and its source)
+    ├── BusConnectionError          Redis cannot be reached (also a builtin ConnectionError)
+    ├── BusModuleError              the bus module does not import or defines no bus
+    ├── SyncCallInLoopError         a blocking call was made inside a running event loop
+    ├── UnknownApi                  no API of that name is registered here or live on the bus
+    ├── UnknownName                 the API has no RPC or event of that name
+    ├── InvalidArguments            positional, missing or unexpected arguments
+    │   └── NotSerializable         an argument or result cannot be sent as JSON
+    ├── PayloadTooLarge             the encoded message is over the size limit
+    ├── RpcTimeout                  no result arrived before the call's deadline
+    └── RemoteError                 the remote handler raised; carries its type and traceback
+
+Each error carries the context a user needs (``api``, ``name``, ``field`` where they
+apply) as attributes, and its message says what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class LightbusError(Exception):
+    """Base class of every error Lightbus raises on purpose."""
+
+
+class ConfigError(LightbusError):
+    """A setting is malformed. ``key`` names the setting."""
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class BusConnectionError(LightbusError, ConnectionError):
+    """Redis could not be reached, after a bounded retry.
+
+    ``url`` is the Redis URL with any password replaced by ``***``.
+    """
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class BusModuleError(LightbusError):
+    """The bus module could not be imported, or defines no bus."""
+
+    def __init__(self, message: str, *, module: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+
+
+class SyncCallInLoopError(LightbusError):
+    """A blocking call was made from inside a running event loop."""
+
+
+class UnknownApi(LightbusError):
+    """No API of this name is registered locally or served live on the bus."""
+
+    def __init__(self, api: str, known: Iterable[str]) -> None:
+        self.api = api
+        self.known = sorted(known)
+        listing = ", ".join(self.known) if self.known else "none"
+        super().__init__(
+            f"Unknown API {api!r}. Known APIs: {listing}. Register it with "
+            f"bus.client.register_api(...) or start a worker that serves it."
+        )
+
+
+class UnknownName(LightbusError):
+    """The API exists but has no RPC or event of this name."""
+
+    def __init__(self, api: str, name: str, *, kind: str, known: Iterable[str]) -> None:
+        self.api = api
+        self.name = name
+        self.kind = kind
+        self.known = sorted(known)
+        listing = ", ".join(self.known) if self.known else "none"
+        super().__init__(f"API {api!r} has no {kind} named {name!r}. Its {kind}s: {listing}.")
+
+
+class InvalidArguments(LightbusError, TypeError):
+    """The arguments of a call or fire do not match its parameters."""
+
+    def __init__(self, message: str, *, api: str, name: str, field: str = "") -> None:
+        super().__init__(message)
+        self.api = api
+        self.name = name
+        self.field = field
+
+
+class NotSerializable(InvalidArguments):
+    """An argument (or a result) cannot be encoded as JSON."""
+
+
+class PayloadTooLarge(LightbusError):
+    """The encoded message is larger than the ``max_payload_bytes`` setting."""
+
+    def __init__(self, *, api: str, name: str, size: int, limit: int) -> None:
+        self.api = api
+        self.name = name
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{api}.{name}: the message is {size} bytes, over the limit of {limit} bytes "
+            f"(setting max_payload_bytes). Send a reference to the data instead."
+        )
+
+
+class RpcTimeout(LightbusError, TimeoutError):
+    """No result arrived before the call's deadline."""
+
+    def __init__(self, *, api: str, name: str, timeout: float, served: bool | None) -> None:
+        self.api = api
+        self.name = name
+        self.timeout = timeout
+        self.served = served
+        if served is None:
+            who = ""
+        elif served:
+            who = f" A worker serving {api!r} is alive, so the call was slow or lost."
+        else:
+            who = f" No worker currently serves {api!r}: start one with `lightbus run`."
+        super().__init__(f"{api}.{name} got no result within {timeout:g}s.{who}")
+
+
+class RemoteError(LightbusError):
+    """The remote RPC handler raised.
+
+    Attributes:
+        remote_type: the qualified name of the exception class raised remotely.
+        remote_message: its message.
+        remote_traceback: the formatted remote traceback (capped).
+    """
+
+    def __init__(
+        self,
+        *,
+        api: str,
+        name: str,
+        remote_type: str,
+        remote_message: str,
+        remote_traceback: str = "",
+    ) -> None:
+        self.api = api
+        self.name = name
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+        super().__init__(f"{api}.{name} raised {remote_type}: {remote_message}")
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.remote_traceback:
+            text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip()
+        return text

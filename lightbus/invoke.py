@@ -1,0 +1,67 @@
+"""Running user code (handlers, RPC methods, hooks, schedules) in the right place.
+
+``async def`` functions run on the bus's event loop; plain functions run in the bus's
+thread pool so they can block (and can use the blocking API). Either way the function
+runs inside the trace context it is given, so messages it sends join that trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lightbus import context
+
+
+class Invoker:
+    """Calls user functions, sync ones on a bounded thread pool."""
+
+    def __init__(self, threads: int) -> None:
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def __call__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        trace: tuple[str, str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id)."""
+        token = context.enter_message(*trace) if trace else None
+        try:
+            if is_async(fn):
+                return await fn(*args, **kwargs)
+            loop = asyncio.get_running_loop()
+            ctx = contextvars.copy_context()
+            call = functools.partial(ctx.run, fn, *args, **kwargs)
+            result = await loop.run_in_executor(self._executor(), call)
+            if inspect.isawaitable(result):
+                # A plain function that returned a coroutine (e.g. a lambda or partial).
+                result = await result
+            return result
+        finally:
+            if token is not None:
+                context.leave(token)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="lightbus-handler")
+        return self._pool
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def is_async(fn: Callable[..., Any]) -> bool:
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+        getattr(target, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )

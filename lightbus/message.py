@@ -1,0 +1,135 @@
+"""The message envelope: the one place that knows the wire format of a message.
+
+Every event, RPC call and RPC result is a :class:`Message`: a flat JSON object (see
+``docs/reference/wire-protocol.md``). On a Redis stream or list it is stored as one
+field, ``m``, holding that JSON; :meth:`Message.to_fields` and :meth:`Message.from_fields`
+are the only code that knows this.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any, Literal
+
+import msgspec
+
+from lightbus.errors import NotSerializable
+
+PROTOCOL_VERSION = 1
+FIELD = "m"
+HOST = socket.gethostname().split(".")[0]
+
+Kind = Literal["event", "rpc", "result"]
+
+
+class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An exception raised by a remote handler, as carried by a result message."""
+
+    type: str
+    message: str = ""
+    traceback: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One event, RPC call or RPC result, with its trace metadata.
+
+    Handlers receive the event message as their first argument; ``fire`` returns it.
+    ``attempt`` is not on the wire: the consumer sets it from the delivery count.
+    """
+
+    v: int = PROTOCOL_VERSION
+    id: str
+    kind: Kind
+    api: str
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str = ""
+    causation_id: str = ""
+    service: str = ""
+    process: str = ""
+    host: str = HOST
+    pid: int = 0
+    sent_at: int = 0
+    deadline: int = 0
+    reply_to: str = ""
+    replay_of: str = ""
+    schema: str = ""
+    kwargs: dict[str, Any] = {}
+    result: Any = None
+    error: ErrorInfo | None = None
+    attempt: int = 1
+
+    @property
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` header for this message's span."""
+        return f"00-{self.trace_id}-{self.span_id}-01"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.api}.{self.name}"
+
+    def to_json(self) -> bytes:
+        try:
+            return _encoder.encode(self)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _not_serializable(self, exc) from None
+
+    def to_fields(self) -> dict[str, bytes]:
+        """The fields of the Redis stream entry that carries this message."""
+        return {FIELD: self.to_json()}
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Message:
+        """Decode a message. Raises :class:`msgspec.DecodeError` or ``ValidationError``."""
+        return _decoder.decode(data)
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes]) -> Message:
+        """Decode a Redis stream entry; raises ``ValueError`` if it is not a message."""
+        raw = fields.get(FIELD.encode())
+        if raw is None:
+            names = sorted(k.decode(errors="replace") for k in fields)
+            raise ValueError(f"stream entry has no {FIELD!r} field (fields: {names})")
+        return cls.from_json(raw)
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Message)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def process_identity() -> tuple[str, int]:
+    return HOST, os.getpid()
+
+
+def encode_value(value: Any) -> bytes:
+    """Encode an arbitrary JSON-safe value (used for payload sizes and the trace)."""
+    return _encoder.encode(value)
+
+
+def _not_serializable(message: Message, exc: Exception) -> NotSerializable:
+    values = message.kwargs if message.kind != "result" else {"<result>": message.result}
+    for field, value in values.items():
+        try:
+            _encoder.encode(value)
+        except (TypeError, ValueError, OverflowError):
+            return NotSerializable(
+                f"{message.api}.{message.name}: argument {field!r} of type "
+                f"{type(value).__name__} cannot be sent as JSON ({exc}). Pass a str, number, "
+                f"bool, None, list or dict, or a type with a JSON form (datetime, UUID, "
+                f"Decimal, dataclass).",
+                api=message.api,
+                name=message.name,
+                field=field,
+            )
+    return NotSerializable(
+        f"{message.api}.{message.name} cannot be sent as JSON: {exc}",
+        api=message.api,
+        name=message.name,
+    )

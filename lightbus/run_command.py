@@ -1,0 +1,72 @@
+"""``lightbus run``: import the bus module and serve it until stopped.
+
+With ``--reload`` the worker runs under the development supervisor of
+``lightbus_tools`` instead, which restarts it when a watched file changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+
+from lightbus.settings import Settings
+from lightbus.worker import Worker, import_bus
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``lightbus run``."""
+    parser.add_argument(
+        "--bus",
+        dest="module",
+        metavar="MODULE",
+        help="the bus module to import (default: LIGHTBUS_MODULE or 'bus')",
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart the worker when a watched file changes (development)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="with --reload: a path to watch (repeatable; default: the project)",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="with --reload: a glob of paths not to watch (repeatable)",
+    )
+    parser.add_argument(
+        "--schema",
+        action="append",
+        default=[],
+        metavar="FILE|DIR",
+        help="load schemas for APIs this process does not define",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LIGHTBUS_LOG_LEVEL", "INFO"),
+        help="logging level (default INFO)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.reload:
+        devworker = importlib.import_module("lightbus_tools.devworker")
+        return int(devworker.main(args))
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    module_name = args.module or Settings.resolve().module
+    bus = import_bus(module_name)
+    return asyncio.run(Worker(bus.client).run())

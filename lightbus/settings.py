@@ -1,0 +1,202 @@
+"""Settings: a frozen dataclass built from keyword arguments, environment and files.
+
+Precedence, highest first: keyword arguments to :func:`lightbus.create`, environment
+variables (``LIGHTBUS_<NAME>``, e.g. ``LIGHTBUS_REDIS_URL``), then ``lightbus.toml`` or the
+``[tool.lightbus]`` table of ``pyproject.toml`` in the current directory. Every field is
+documented in ``docs/reference/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightbus.errors import ConfigError
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a bus process can be told. All fields have defaults."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    service_name: str = "default"
+    process_name: str = ""
+    module: str = "bus"
+    prefix: str = "lightbus"
+    rpc_timeout: float = 5.0
+    rpc_timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
+    connect_timeout: float = 5.0
+    max_payload_bytes: int = 1_000_000
+    event_stream_maxlen: int = 100_000
+    ack_timeout: float = 60.0
+    max_attempts: int = 5
+    retry_backoff: float = 0.5
+    listener_concurrency: int = 10
+    rpc_concurrency: int = 20
+    handler_threads: int = 20
+    heartbeat_interval: float = 5.0
+    schema_ttl: float = 60.0
+    shutdown_grace: float = 10.0
+    trace_enabled: bool = True
+    trace_maxlen: int = 1_000_000
+    trace_payload_bytes: int = 4096
+    trace_traceback_bytes: int = 8192
+    trace_redact: tuple[str, ...] = ("password", "secret", "token", "api_key")
+    validate: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.process_name:
+            host = socket.gethostname().split(".")[0]
+            object.__setattr__(self, "process_name", f"{host}-{os.getpid()}")
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.type, "argument")
+        if self.rpc_timeout <= 0:
+            raise ConfigError("rpc_timeout must be greater than 0 seconds", key="rpc_timeout")
+        if self.max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1", key="max_attempts")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Read ``LIGHTBUS_*`` variables into a dict of field values."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"LIGHTBUS_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse_text(field.name, raw, str(field.type))
+        return values
+
+    @classmethod
+    def from_file(cls, directory: Path | None = None) -> dict[str, Any]:
+        """Read ``lightbus.toml`` or ``pyproject.toml`` ``[tool.lightbus]`` into a dict."""
+        directory = directory or Path.cwd()
+        own = directory / "lightbus.toml"
+        if own.exists():
+            table, source = _load_toml(own), str(own)
+        else:
+            pyproject = directory / "pyproject.toml"
+            if not pyproject.exists():
+                return {}
+            table = _load_toml(pyproject).get("tool", {}).get("lightbus", {})
+            source = f"{pyproject} [tool.lightbus]"
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(
+                    f"Unknown setting {key!r} in {source}. Known settings: {', '.join(known)}.",
+                    key=key,
+                )
+            if isinstance(value, list):
+                value = tuple(value)
+            _check_type(key, value, known[key].type, source)
+            values[key] = value
+        return values
+
+    @classmethod
+    def resolve(cls, **kwargs: Any) -> Settings:
+        """Merge file, environment and keyword arguments, in rising precedence."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in kwargs:
+            if key not in known:
+                raise ConfigError(
+                    f"Unknown setting {key!r}. Known settings: {', '.join(sorted(known))}.",
+                    key=key,
+                )
+        merged = {**cls.from_file(), **cls.from_env(), **kwargs}
+        return cls(**merged)
+
+    def redacted_url(self) -> str:
+        """The Redis URL with any password replaced by ``***``."""
+        return redact_url(self.redis_url)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a URL such as ``redis://user:pw@host:6379/0``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    hidden = f"{user}:***" if colon else "***"
+    return f"{scheme}://{hidden}@{host}"
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "tuple[str, ...]": tuple,
+    "dict[str, float]": dict,
+}
+
+
+def _check_type(key: str, value: Any, annotation: Any, source: str) -> None:
+    expected = _TYPES[str(annotation)]
+    wrong_bool = isinstance(value, bool) and annotation in ("int", "float")
+    if not isinstance(value, expected) or wrong_bool:
+        raise ConfigError(
+            f"Setting {key!r} from {source} must be {annotation}, got {value!r}.", key=key
+        )
+    items: Any = value  # isinstance() above narrowed `value` to object
+    if annotation == "tuple[str, ...]" and not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"Setting {key!r} from {source} must be a list of strings.", key=key)
+    if annotation == "dict[str, float]" and not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in items.values()
+    ):
+        raise ConfigError(
+            f"Setting {key!r} from {source} must map API names to seconds (numbers > 0).",
+            key=key,
+        )
+
+
+def _parse_text(key: str, raw: str, annotation: str) -> Any:
+    env = f"LIGHTBUS_{key.upper()}"
+    try:
+        if annotation == "int":
+            return int(raw)
+        if annotation == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env}={raw!r} is not a number.", key=key) from None
+    if annotation == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{env}={raw!r} is not a boolean (use true or false).", key=key)
+    if annotation == "tuple[str, ...]":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if annotation == "dict[str, float]":
+        # LIGHTBUS_RPC_TIMEOUTS="auth=10,billing=30"
+        mapping: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            api, eq, seconds = part.partition("=")
+            try:
+                mapping[api.strip()] = float(seconds)
+            except ValueError:
+                raise ConfigError(
+                    f"{env}={raw!r}: {part!r} is not api=seconds (e.g. auth=10,billing=30).",
+                    key=key,
+                ) from None
+            if not eq:
+                raise ConfigError(f"{env}={raw!r}: {part!r} is not api=seconds.", key=key)
+        return mapping
+    return raw

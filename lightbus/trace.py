@@ -1,0 +1,250 @@
+"""Trace records: one per step of every message, appended to the ``<prefix>:trace`` stream.
+
+:class:`TraceRecord` is the only code that knows the record's field names; the format is
+documented in ``docs/reference/trace-stream.md`` and versioned by :data:`RECORD_VERSION`.
+:class:`TraceWriter` turns a message and a step into a record and adds the ``XADD`` to
+the pipeline that carries the Redis command the record describes, so tracing costs no
+extra round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from lightbus.message import HOST, Message, now_ms
+from lightbus.settings import Settings
+
+RECORD_VERSION = 1
+FIELD = "r"
+
+# The steps a record can describe.
+EVENT_FIRED = "event.fired"
+EVENT_HANDLED = "event.handled"
+EVENT_FAILED = "event.failed"
+EVENT_DEAD_LETTERED = "event.dead_lettered"
+RPC_CALLED = "rpc.called"
+RPC_HANDLED = "rpc.handled"
+RPC_FAILED = "rpc.failed"
+RPC_EXPIRED = "rpc.expired"
+RPC_RETURNED = "rpc.returned"
+WORKER_STARTED = "worker.started"
+WORKER_STOPPED = "worker.stopped"
+WORKER_RELOADED = "worker.reloaded"
+REPLAY_PERFORMED = "replay.performed"
+
+STEPS = (
+    EVENT_FIRED,
+    EVENT_HANDLED,
+    EVENT_FAILED,
+    EVENT_DEAD_LETTERED,
+    RPC_CALLED,
+    RPC_HANDLED,
+    RPC_FAILED,
+    RPC_EXPIRED,
+    RPC_RETURNED,
+    WORKER_STARTED,
+    WORKER_STOPPED,
+    WORKER_RELOADED,
+    REPLAY_PERFORMED,
+)
+
+
+class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One step of one message (or of a worker's life), as stored in the trace stream.
+
+    The envelope fields mirror :class:`~lightbus.message.Message`; the rest describe the
+    step. ``stream_id`` is the record's own Redis stream id, filled in by the reader.
+    """
+
+    v: int = RECORD_VERSION
+    record: str
+    ts: int
+    id: str = ""
+    kind: str = ""
+    api: str = ""
+    name: str = ""
+    trace_id: str = ""
+    span_id: str = ""
+    parent_span_id: str = ""
+    causation_id: str = ""
+    service: str = ""
+    process: str = ""
+    host: str = ""
+    pid: int = 0
+    sent_at: int = 0
+    deadline: int = 0
+    reply_to: str = ""
+    replay_of: str = ""
+    schema: str = ""
+    listener: str = ""
+    attempt: int = 0
+    queued_ms: float = 0.0
+    duration_ms: float = 0.0
+    status: str = ""
+    error_type: str = ""
+    error: str = ""
+    traceback: str = ""
+    payload: str = ""
+    truncated: bool = False
+    redacted: bool = False
+    detail: dict[str, Any] = {}
+    stream_id: str = ""
+
+    def to_fields(self) -> dict[str, bytes]:
+        return {FIELD: _encoder.encode(self)}
+
+    @classmethod
+    def from_fields(cls, stream_id: str, fields: Mapping[bytes, bytes]) -> TraceRecord:
+        """Decode one stream entry. Raises ``ValueError`` for anything that is not a record."""
+        raw = fields.get(FIELD.encode())
+        if raw is None:
+            raise ValueError(f"trace entry {stream_id} has no {FIELD!r} field")
+        try:
+            record = _decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"trace entry {stream_id} does not decode: {exc}") from None
+        record.stream_id = stream_id
+        return record
+
+    @property
+    def message_kind(self) -> str:
+        return self.kind or self.record.partition(".")[0]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(TraceRecord)
+
+
+class _Pipeline(Protocol):
+    def xadd(self, name: Any, fields: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class TraceWriter:
+    """Builds records and adds them to a pipeline, as the settings say."""
+
+    def __init__(self, settings: Settings, key: str) -> None:
+        self.enabled = settings.trace_enabled
+        self.key = key
+        self.maxlen = settings.trace_maxlen
+        self.payload_cap = settings.trace_payload_bytes
+        self.traceback_cap = settings.trace_traceback_bytes
+        self.redact = frozenset(name.lower() for name in settings.trace_redact)
+
+    def add(self, pipe: _Pipeline, record: TraceRecord) -> None:
+        if self.enabled:
+            pipe.xadd(self.key, record.to_fields(), maxlen=self.maxlen, approximate=True)
+
+    def for_message(
+        self,
+        step: str,
+        message: Message,
+        *,
+        listener: str = "",
+        status: str = "ok",
+        queued_ms: float = 0.0,
+        duration_ms: float = 0.0,
+        error: BaseException | None = None,
+        traceback: str = "",
+        payload: Any = None,
+        with_payload: bool = True,
+    ) -> TraceRecord:
+        record = TraceRecord(
+            record=step,
+            ts=now_ms(),
+            id=message.id,
+            kind=message.kind,
+            api=message.api,
+            name=message.name,
+            trace_id=message.trace_id,
+            span_id=message.span_id,
+            parent_span_id=message.parent_span_id,
+            causation_id=message.causation_id,
+            service=message.service,
+            process=message.process,
+            host=message.host,
+            pid=message.pid,
+            sent_at=message.sent_at,
+            deadline=message.deadline,
+            reply_to=message.reply_to,
+            replay_of=message.replay_of,
+            schema=message.schema,
+            listener=listener,
+            attempt=message.attempt,
+            queued_ms=round(queued_ms, 3),
+            duration_ms=round(duration_ms, 3),
+            status=status,
+        )
+        if error is not None:
+            record.error_type = qualified_name(type(error))
+            record.error = str(error)[: self.traceback_cap]
+        if traceback:
+            record.traceback = self.cap_traceback(traceback)
+        if with_payload:
+            if payload is None:
+                payload = message.kwargs if message.kind != "result" else message.result
+            self.set_payload(record, payload)
+        return record
+
+    def cap_traceback(self, text: str) -> str:
+        if len(text) <= self.traceback_cap:
+            return text
+        # Keep the end: the frame that raised and the exception line are what matter.
+        return "...\n" + text[-self.traceback_cap :]
+
+    def set_payload(self, record: TraceRecord, payload: Any) -> None:
+        redacted = False
+        if self.redact and isinstance(payload, dict | list):
+            payload, redacted = _redact(payload, self.redact)
+        try:
+            text = _encoder.encode(payload).decode()
+        except (TypeError, ValueError, OverflowError):
+            text = repr(payload)
+        if len(text) > self.payload_cap:
+            text = text[: self.payload_cap]
+            record.truncated = True
+        record.payload = text
+        record.redacted = redacted
+
+
+def worker_record(step: str, settings: Settings, pid: int, **detail: Any) -> TraceRecord:
+    """A record about a worker's life rather than a message."""
+    return TraceRecord(
+        record=step,
+        ts=now_ms(),
+        kind="worker",
+        service=settings.service_name,
+        process=settings.process_name,
+        host=HOST,
+        pid=pid,
+        status="ok",
+        detail=detail,
+    )
+
+
+def qualified_name(cls: type) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+REDACTED = "***"
+
+
+def _redact(value: Any, names: frozenset[str]) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in names:
+                out[key] = REDACTED
+                changed = True
+            else:
+                out[key], sub = _redact(item, names)
+                changed = changed or sub
+        return out, changed
+    if isinstance(value, list):
+        items = [_redact(item, names) for item in value]
+        return [item for item, _ in items], any(sub for _, sub in items)
+    return value, False

@@ -1,0 +1,267 @@
+"""The worker: what ``lightbus run`` runs.
+
+It serves the RPCs of every registered API, runs the listeners and the schedules,
+publishes heartbeats and schemas, and stops gracefully: on SIGINT or SIGTERM it stops
+reading, lets in-flight handlers finish within ``shutdown_grace`` seconds (unfinished
+events stay pending and are redelivered), and exits 0. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import importlib
+import inspect
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lightbus import registry, trace
+from lightbus.errors import BusModuleError
+from lightbus.message import HOST
+from lightbus.rpc import RpcServer
+from lightbus.schedule import run_schedule
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus
+
+logger = logging.getLogger("lightbus.worker")
+
+VERSION = "2.0.0.dev0"
+
+# True while a worker imports the bus module: listeners registered then start with the
+# worker rather than at once.
+importing_for_worker: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lightbus_importing_for_worker", default=False
+)
+
+
+@contextlib.contextmanager
+def _worker_import() -> Iterator[None]:
+    token = importing_for_worker.set(True)
+    try:
+        yield
+    finally:
+        importing_for_worker.reset(token)
+
+
+def import_bus(module_name: str) -> Bus:
+    """Import the bus module and return the bus it defines (its ``bus`` attribute)."""
+    from lightbus.facade import Bus
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        with _worker_import():
+            module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            raise BusModuleError(
+                f"Cannot find the bus module {module_name!r} (looked in {os.getcwd()} and "
+                f"on sys.path). Pass --bus MODULE or set LIGHTBUS_MODULE.",
+                module=module_name,
+            ) from exc
+        raise BusModuleError(
+            f"The bus module {module_name!r} failed to import: {exc}", module=module_name
+        ) from exc
+    except Exception as exc:
+        raise BusModuleError(
+            f"The bus module {module_name!r} failed to import: {type(exc).__name__}: {exc}",
+            module=module_name,
+        ) from exc
+    bus = getattr(module, "bus", None)
+    if not isinstance(bus, Bus):
+        found = [name for name, value in vars(module).items() if isinstance(value, Bus)]
+        if len(found) != 1:
+            raise BusModuleError(
+                f"The bus module {module_name!r} defines no `bus = lightbus.create()`.",
+                module=module_name,
+            )
+        bus = getattr(module, found[0])
+    return bus
+
+
+class Worker:
+    """Runs a bus client as a worker until stopped."""
+
+    def __init__(self, client: BusClient) -> None:
+        self.client = client
+        self.rpc = RpcServer(client)
+        self.started_at = time.time()
+        self._signals = 0
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            print("lightbus: second signal, exiting now", file=sys.stderr, flush=True)
+            os._exit(1)
+        name = signal.Signals(sig).name
+        print(
+            f"lightbus: {name} received, stopping (again to exit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.client.request_stop(name)
+
+    async def run(self, *, install_signals: bool = True) -> int:
+        """Serve until a signal (or :meth:`BusClient.request_stop`); return the exit code."""
+        client = self.client
+        loop = asyncio.get_running_loop()
+        if client.bind(loop) is not loop:
+            raise RuntimeError(
+                "The bus was used from another event loop before the worker started "
+                "(a blocking call at import time?). Make calls from on_start hooks instead."
+            )
+        client.running_worker = True
+        client.stop_requested = asyncio.Event()
+        if install_signals:
+            self._install_signals()
+        await client.ping()
+        await self._publish(started=True)
+        serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
+        for hook in client.start_hooks:
+            await client.invoke(hook, **_hook_kwargs(hook, client))
+        for listener in client.listeners:
+            if listener.name not in client.runners:
+                await client.check_events(list(listener.events))
+                await client.start_listener(listener)
+        stopping = asyncio.Event()
+        schedules = [
+            client.spawn(run_schedule(client, s, stopping), name=f"lightbus-every-{s.name}")
+            for s in client.schedules
+        ]
+        heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
+        print(self.describe(), flush=True)
+        await client.stop_requested.wait()
+        logger.info("Stopping: %s", client.stop_reason)
+        stopping.set()
+        await self._stop(serving, schedules, heartbeat)
+        fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
+        await client.close()
+        return 1 if fatal else 0
+
+    async def _stop(
+        self,
+        serving: asyncio.Task[Any],
+        schedules: list[asyncio.Task[Any]],
+        heartbeat: asyncio.Task[Any],
+    ) -> None:
+        client = self.client
+        self.rpc.stop()
+        runners = list(client.runners.values())
+        for runner in runners:
+            runner.stop()
+        heartbeat.cancel()
+        await asyncio.gather(serving, heartbeat, *schedules, return_exceptions=True)
+        in_flight = set(self.rpc.in_flight)
+        for runner in runners:
+            in_flight |= runner.in_flight
+        if in_flight:
+            logger.info(
+                "Waiting up to %gs for %d handlers", client.settings.shutdown_grace, len(in_flight)
+            )
+            _, unfinished = await asyncio.wait(in_flight, timeout=client.settings.shutdown_grace)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                logger.warning(
+                    "%d handlers did not finish; their events stay pending", len(unfinished)
+                )
+                await asyncio.gather(*unfinished, return_exceptions=True)
+        for hook in client.stop_hooks:
+            try:
+                await client.invoke(hook, **_hook_kwargs(hook, client))
+            except Exception:
+                logger.exception("on_stop hook %s raised", getattr(hook, "__name__", hook))
+        try:
+            record = trace.worker_record(
+                trace.WORKER_STOPPED, client.settings, os.getpid(), reason=client.stop_reason
+            )
+            async with client.redis.pipeline(transaction=False) as pipe:
+                registry.remove_heartbeat(pipe, client.keys, client.settings.process_name)
+                client.tracer.add(pipe, record)
+                await pipe.execute()
+        except Exception as exc:
+            logger.warning("Could not record the stop: %s", exc)
+
+    def in_flight(self) -> int:
+        return len(self.rpc.in_flight) + sum(len(r.in_flight) for r in self.client.runners.values())
+
+    def heartbeat(self) -> registry.Heartbeat:
+        client = self.client
+        return registry.Heartbeat(
+            service=client.settings.service_name,
+            process=client.settings.process_name,
+            host=HOST,
+            pid=os.getpid(),
+            apis=sorted(client.apis),
+            listeners=sorted(lst.name for lst in client.listeners),
+            version=VERSION,
+            in_flight=self.in_flight(),
+            started_at=self.started_at,
+            ts=time.time(),
+            interval=client.settings.heartbeat_interval,
+        )
+
+    async def _publish(self, *, started: bool = False) -> None:
+        client = self.client
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for name, schema in client.schemas.items():
+                if name in client.apis:
+                    registry.publish_schema(
+                        pipe, client.keys, name, schema, client.settings.schema_ttl
+                    )
+            registry.publish_heartbeat(pipe, client.keys, self.heartbeat())
+            if started:
+                record = trace.worker_record(
+                    trace.WORKER_STARTED,
+                    client.settings,
+                    os.getpid(),
+                    apis=sorted(client.apis),
+                    version=VERSION,
+                )
+                client.tracer.add(pipe, record)
+            await pipe.execute()
+
+    async def _heartbeats(self) -> None:
+        interval = self.client.settings.heartbeat_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._publish()
+            except Exception as exc:
+                logger.warning("Heartbeat failed: %s", exc)
+
+    def describe(self) -> str:
+        client = self.client
+        rpcs = sum(len(d.rpcs) for d in client.apis.values())
+        events = sum(len(d.events) for d in client.apis.values())
+        apis = ", ".join(sorted(client.apis)) or "none"
+        listeners = ", ".join(lst.name for lst in client.listeners) or "none"
+        schedules = ", ".join(s.name for s in client.schedules) or "none"
+        return (
+            f"lightbus: serving APIs {apis} ({rpcs} RPCs, {events} events); "
+            f"listeners: {listeners}; schedules: {schedules}; "
+            f"service {client.settings.service_name}, process {client.settings.process_name}, "
+            f"redis {client.settings.redacted_url()}"
+        )
+
+
+def _hook_kwargs(hook: Any, client: BusClient) -> dict[str, Any]:
+    try:
+        params = inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {"client": client} if takes_any or "client" in params else {}
