@@ -26,6 +26,7 @@ class ArgSpec:
     required: frozenset[str]
     allowed: frozenset[str]
     accepts_any: bool = False
+    defaults: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def from_parameters(
@@ -39,6 +40,7 @@ class ArgSpec:
             required=frozenset(p.name for p in params if p.required),
             allowed=frozenset(p.name for p in params),
             accepts_any=accepts_any,
+            defaults=tuple((p.name, p.default) for p in params if not p.required),
         )
 
     @classmethod
@@ -52,6 +54,11 @@ class ArgSpec:
             required=frozenset(schema.get("required", ())),
             allowed=frozenset(properties),
             accepts_any=schema.get("additionalProperties", False) is not False,
+            defaults=tuple(
+                (name, prop["default"])
+                for name, prop in properties.items()
+                if isinstance(prop, dict) and "default" in prop
+            ),
         )
 
     def check(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -84,6 +91,11 @@ class ArgSpec:
                     name=self.name,
                     field=sorted(extra)[0],
                 )
+
+    def with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` plus the declared default of every parameter not given."""
+        missing = [(n, v) for n, v in self.defaults if n not in kwargs]
+        return {**kwargs, **dict(missing)} if missing else kwargs
 
     def _example(self) -> str:
         return ", ".join(f"{n}=..." for n in sorted(self.allowed))

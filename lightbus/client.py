@@ -315,6 +315,7 @@ class BusClient:
         """Fire ``api.name`` with ``kwargs``; return the sent message."""
         spec = await self.spec(api, name, "event")
         spec.check((), kwargs)
+        kwargs = spec.with_defaults(kwargs)
         message = self.make_message("event", api, name, kwargs=kwargs, **options)
         data = self._encode(message)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -361,10 +362,17 @@ class BusClient:
                 await self.spec(api, name, "event")
 
     async def start_listener(self, listener: Listener) -> ListenerRunner:
-        """Create the consumer groups and start consuming in a background task."""
+        """Check the events, create the consumer groups and consume in a background task.
+
+        Idempotent: a listener already started (or starting) is left as it is.
+        """
+        existing = self.runners.get(listener.name)
+        if existing is not None:
+            return existing
         runner = ListenerRunner(self, listener)
         self.runners[listener.name] = runner
         try:
+            await self.check_events(list(listener.events))
             await guarded(self.settings, runner.create_groups())
         except BaseException:
             self.runners.pop(listener.name, None)
@@ -451,7 +459,7 @@ class BusClient:
             await self._replies.close()
             self._replies = None
         if self._redis is not None:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
             self._redis = None
         self.invoke.shutdown()
 

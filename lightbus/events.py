@@ -117,7 +117,7 @@ class ListenerRunner:
                     await self.create_groups()
         finally:
             self.ready.set()
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
     async def _wait_for_slot(self) -> int:
         while self._free <= 0 and not self.stopping.is_set():

@@ -236,24 +236,22 @@ class Path:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
-            if running is not None and client.loop is running:
-                client.spawn(self._start(listener), name=f"lightbus-start-{listener.name}")
+            if running is not None and client.bind(running) is running:
+                # On the bus's loop (an async hook or app): start without blocking it.
+                client.spawn(
+                    client.start_listener(listener), name=f"lightbus-start-{listener.name}"
+                )
             elif running is not None:
                 raise SyncCallInLoopError(
                     f"bus.{self._path}.listen() was called on an event loop that is not the "
                     f"bus's; call it from the bus's loop or from a plain thread."
                 )
             else:
-                self._bus.run(self._start(listener), f"bus.{self._path}.listen()")
+                self._bus.run(client.start_listener(listener), f"bus.{self._path}.listen()")
         except BaseException:
             client.listeners.remove(listener)
             raise
         return listener
-
-    async def _start(self, listener: Listener) -> None:
-        client = self._bus.client
-        await client.check_events(list(listener.events))
-        await client.start_listener(listener)
 
 
 def create(**settings: Any) -> Bus:

@@ -77,7 +77,7 @@ class ReplyReader:
                 if future is not None and not future.done():
                     future.set_result(result)
         finally:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -124,7 +124,7 @@ class RpcServer:
                 self.in_flight.add(task)
                 task.add_done_callback(self._done)
         finally:
-            await redis.aclose()
+            await redis.aclose(close_connection_pool=True)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from lightbus.api import ApiDefinition, Parameter
 
 
@@ -19,11 +21,21 @@ def parameters_schema(params: Iterable[Parameter], accepts_any: bool = False) ->
     params = tuple(params)
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {p.name: {} for p in params},
+        "properties": {p.name: _property(p) for p in params},
         "required": [p.name for p in params if p.required],
         "additionalProperties": accepts_any,
     }
     return schema
+
+
+def _property(param: Parameter) -> dict[str, Any]:
+    if param.required:
+        return {}
+    try:
+        msgspec.json.encode(param.default)
+    except (TypeError, ValueError, OverflowError):
+        return {}  # a default with no JSON form stays the receiver's business
+    return {"default": param.default}
 
 
 def api_schema(definition: ApiDefinition) -> dict[str, Any]:

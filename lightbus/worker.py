@@ -94,6 +94,7 @@ class Worker:
         self.client = client
         self.rpc = RpcServer(client)
         self.started_at = time.time()
+        self.ready = asyncio.Event()
         self._signals = 0
 
     def _install_signals(self) -> None:
@@ -133,9 +134,7 @@ class Worker:
         for hook in client.start_hooks:
             await client.invoke(hook, **_hook_kwargs(hook, client))
         for listener in client.listeners:
-            if listener.name not in client.runners:
-                await client.check_events(list(listener.events))
-                await client.start_listener(listener)
+            await client.start_listener(listener)
         stopping = asyncio.Event()
         schedules = [
             client.spawn(run_schedule(client, s, stopping), name=f"lightbus-every-{s.name}")
@@ -143,6 +142,7 @@ class Worker:
         ]
         heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
         print(self.describe(), flush=True)
+        self.ready.set()
         await client.stop_requested.wait()
         logger.info("Stopping: %s", client.stop_reason)
         stopping.set()

@@ -174,3 +174,101 @@ def start_worker(
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+async def serve(redis_url: str) -> Any:
+    """Run a worker for some APIs inside the test's event loop; stopped after the test.
+
+    ``bus = await serve(MyApi(), service_name="x")`` returns the worker's bus once it
+    serves. The worker is real (real Redis, real consumer groups); only the process is
+    shared with the test.
+    """
+    import asyncio
+
+    import lightbus
+    from lightbus.worker import Worker, _worker_import
+
+    running: list[tuple[Any, asyncio.Task[int]]] = []
+
+    async def start(*apis: Any, setup: Callable[[Any], Any] | None = None, **settings: Any) -> Any:
+        settings.setdefault("redis_url", redis_url)
+        bus = lightbus.create(**settings)
+        for api in apis:
+            bus.client.register_api(api)
+        if setup is not None:
+            with _worker_import():  # as `lightbus run` imports the bus module
+                setup(bus)
+        worker = Worker(bus.client)
+        task = asyncio.create_task(worker.run(install_signals=False))
+        running.append((bus, task))
+        waiter = asyncio.ensure_future(worker.ready.wait())
+        done, _ = await asyncio.wait(
+            [task, waiter], timeout=10, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if task in done:
+            task.result()  # raises what stopped the worker
+        assert worker.ready.is_set(), "worker did not start"
+        await asyncio.sleep(0.05)  # the RPC server's first BLPOP
+        return bus
+
+    yield start
+    for bus, task in running:
+        bus.client.request_stop("test over")
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def caller(redis_url: str) -> Any:
+    """An async bus for the test's event loop, closed after the test."""
+    import lightbus
+
+    made: list[Any] = []
+
+    def make(**settings: Any) -> Any:
+        settings.setdefault("redis_url", redis_url)
+        bus = lightbus.create(**settings)
+        made.append(bus)
+        return bus
+
+    yield make
+    for bus in made:
+        await bus.client.close()
+
+
+@pytest.fixture
+def serve_in_thread(redis_url: str) -> Iterator[Callable[..., Any]]:
+    """Run a worker on its own event loop in a thread, for tests of blocking code."""
+    import asyncio
+
+    import lightbus
+    from lightbus.worker import Worker
+
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def start(*apis: Any, **settings: Any) -> Any:
+        settings.setdefault("redis_url", redis_url)
+        bus = lightbus.create(**settings)
+        for api in apis:
+            bus.client.register_api(api)
+        worker = Worker(bus.client)
+        ready = threading.Event()
+
+        async def main() -> int:
+            task = asyncio.create_task(worker.run(install_signals=False))
+            await worker.ready.wait()
+            ready.set()
+            return await task
+
+        thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        thread.start()
+        assert ready.wait(10), "worker did not start"
+        running.append((bus, thread))
+        return bus
+
+    yield start
+    for bus, thread in running:
+        loop = bus.client.loop
+        loop.call_soon_threadsafe(bus.client.request_stop, "test over")
+        thread.join(15)
