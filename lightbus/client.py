@@ -202,8 +202,8 @@ class BusClient:
         section = schema.get("rpcs" if kind == "rpc" else "events", {})
         if name not in section:
             other = schema.get("events" if kind == "rpc" else "rpcs", {})
-            hint = "event" if name in other else kind
-            raise UnknownName(api, name, kind=hint, known=section if hint == kind else other)
+            actual = ("event" if kind == "rpc" else "rpc") if name in other else ""
+            raise UnknownName(api, name, kind=kind, known=section, actual=actual)
         spec = ArgSpec.from_schema(api, name, kind, section[name].get("parameters", {}))
         self._specs[key] = spec
         return spec

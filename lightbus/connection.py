@@ -59,7 +59,7 @@ def connection_error(settings: Settings, exc: BaseException) -> BusConnectionErr
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
     return BusConnectionError(
-        f"Cannot reach Redis at {url}: {exc}. Check that the server is running and that "
+        f"Cannot reach Redis at {url}: {str(exc).rstrip('.')}. Check that the server is running and that "
         f"redis_url (LIGHTBUS_REDIS_URL) is right.",
         url=url,
     )

@@ -75,13 +75,20 @@ class UnknownApi(LightbusError):
 class UnknownName(LightbusError):
     """The API exists but has no RPC or event of this name."""
 
-    def __init__(self, api: str, name: str, *, kind: str, known: Iterable[str]) -> None:
+    def __init__(
+        self, api: str, name: str, *, kind: str, known: Iterable[str], actual: str = ""
+    ) -> None:
         self.api = api
         self.name = name
         self.kind = kind
         self.known = sorted(known)
-        listing = ", ".join(self.known) if self.known else "none"
-        super().__init__(f"API {api!r} has no {kind} named {name!r}. Its {kind}s: {listing}.")
+        if actual:
+            use = "fire() or listen()" if actual == "event" else "call it"
+            text = f"{api}.{name} is an {actual}, not an {kind}: {use}."
+        else:
+            listing = ", ".join(self.known) if self.known else "none"
+            text = f"API {api!r} has no {kind} named {name!r}. Its {kind}s: {listing}."
+        super().__init__(text)
 
 
 class InvalidArguments(LightbusError, TypeError):
