@@ -59,8 +59,8 @@ def connection_error(settings: Settings, exc: BaseException) -> BusConnectionErr
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
     return BusConnectionError(
-        f"Cannot reach Redis at {url}: {str(exc).rstrip('.')}. Check that the server is running and that "
-        f"redis_url (LIGHTBUS_REDIS_URL) is right.",
+        f"Cannot reach Redis at {url}: {str(exc).rstrip('.')}. Check that the server is "
+        f"running and that redis_url (LIGHTBUS_REDIS_URL) is right.",
         url=url,
     )
 

@@ -76,7 +76,7 @@ async def test_calling_an_event_says_it_is_an_event(bus):
 
 
 async def test_firing_an_rpc_says_it_is_an_rpc(bus):
-    with pytest.raises(UnknownName, match="auth.check_password is an rpc, not an event"):
+    with pytest.raises(UnknownName, match=r"auth\.check_password is an rpc, not an event"):
         await bus.auth.check_password.fire_async(username="a", password="b")
 
 

@@ -68,7 +68,7 @@ def test_bad_environment_values(monkeypatch, env, value, message):
 def test_bad_file_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lightbus.toml").write_text("max_attempts = true\n")
-    with pytest.raises(ConfigError, match="'max_attempts' .* must be int") as caught:
+    with pytest.raises(ConfigError, match=r"'max_attempts' .* must be int") as caught:
         Settings.resolve()
     assert caught.value.key == "max_attempts"
     (tmp_path / "lightbus.toml").write_text("max_attempts = [\n")
