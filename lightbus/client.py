@@ -377,7 +377,7 @@ class BusClient:
         except BaseException:
             self.runners.pop(listener.name, None)
             raise
-        self.spawn(runner.run(), name=f"lightbus-listener-{listener.name}")
+        runner.task = self.spawn(runner.run(), name=f"lightbus-listener-{listener.name}")
         return runner
 
     # ---------------------------------------------------------------- housekeeping
@@ -444,8 +444,15 @@ class BusClient:
 
     async def close(self) -> None:
         """Stop listeners started outside a worker, flush the trace, close connections."""
-        for runner in self.runners.values():
+        runners = list(self.runners.values())
+        for runner in runners:
             runner.stop()
+        for runner in runners:
+            await runner.stopped()
+        handlers = [task for runner in runners for task in runner.in_flight]
+        for task in handlers:
+            task.cancel()  # unacknowledged: redelivered to the group later
+        await asyncio.gather(*handlers, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None

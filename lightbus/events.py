@@ -77,10 +77,19 @@ class ListenerRunner:
         self._free = client.settings.listener_concurrency
         self._slot_freed = asyncio.Event()
         self._redis: Any = None
+        self.task: asyncio.Task[None] | None = None  # the reading loop, once started
 
     def stop(self) -> None:
         self.stopping.set()
         self._slot_freed.set()
+
+    async def stopped(self, timeout: float = 5.0) -> None:
+        """Wait until the reading loop has returned (so no new handler starts)."""
+        if self.task is not None and not self.task.done():
+            done, _ = await asyncio.wait([self.task], timeout=timeout)
+            if not done:
+                self.task.cancel()
+                await asyncio.gather(self.task, return_exceptions=True)
 
     async def create_groups(self) -> None:
         redis = self.client.redis

@@ -164,6 +164,8 @@ class Worker:
             runner.stop()
         heartbeat.cancel()
         await asyncio.gather(serving, heartbeat, *schedules, return_exceptions=True)
+        for runner in runners:
+            await runner.stopped()  # after this no new handler starts
         in_flight = set(self.rpc.in_flight)
         for runner in runners:
             in_flight |= runner.in_flight
