@@ -21,10 +21,17 @@ from lightbus.errors import (
     UnknownName,
 )
 from lightbus.facade import Bus, create
+from lightbus.logs import TraceLogFilter
+from lightbus.logs import install as _install_log_filter
 from lightbus.message import Message
 from lightbus.settings import Settings
+from lightbus.trace import TraceRecord
+from lightbus.tracereader import TraceFilter, TraceReader, read_trace
+from lightbus.tracetree import Handling, TraceNode, build_tree
 
 __version__ = "2.0.0.dev0"
+
+_install_log_filter()
 
 __all__ = [
     "Api",
@@ -34,6 +41,7 @@ __all__ = [
     "BusModuleError",
     "ConfigError",
     "Event",
+    "Handling",
     "InvalidArguments",
     "LightbusError",
     "Message",
@@ -45,9 +53,16 @@ __all__ = [
     "Settings",
     "SyncCallInLoopError",
     "TraceContext",
+    "TraceFilter",
+    "TraceLogFilter",
+    "TraceNode",
+    "TraceReader",
+    "TraceRecord",
     "UnknownApi",
     "UnknownName",
+    "build_tree",
     "create",
     "current_trace",
+    "read_trace",
     "start_trace",
 ]

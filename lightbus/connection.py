@@ -52,7 +52,8 @@ def connect(settings: Settings, *, blocking: bool = False, max_connections: int 
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
-    return aioredis.Redis(connection_pool=pool)
+    # from_pool: the client owns the pool, so aclose() also closes its connections.
+    return aioredis.Redis.from_pool(pool)
 
 
 def connection_error(settings: Settings, exc: BaseException) -> BusConnectionError:

@@ -50,19 +50,48 @@ def start_trace(trace_id: str | None = None) -> Iterator[TraceContext]:
     """Make messages sent inside the block share one trace.
 
     Args:
-        trace_id: 32 hex digits to use (for example from an incoming HTTP
-            ``traceparent``); a new one is made when omitted.
+        trace_id: 32 hex digits to use, or a whole W3C ``traceparent``
+            (``00-<trace id>-<span id>-<flags>``, e.g. from an incoming HTTP request), whose
+            span then becomes the parent of the messages sent in the block. A new trace id
+            is made when omitted.
+
+    Raises:
+        ValueError: ``trace_id`` is neither 32 hex digits nor a ``traceparent``.
     """
-    if trace_id is not None:
-        cleaned = trace_id.lower()
-        if len(cleaned) != 32 or any(c not in "0123456789abcdef" for c in cleaned):
-            raise ValueError(f"trace_id must be 32 hex digits, got {trace_id!r}")
-    context = TraceContext(trace_id=trace_id or ids.trace_id())
+    span = ""
+    if trace_id is None:
+        trace_id = ids.trace_id()
+    else:
+        trace_id, span = _parse(trace_id)
+    context = TraceContext(trace_id=trace_id, span_id=span)
     token = _current.set(context)
     try:
         yield context
     finally:
         _current.reset(token)
+
+
+def _parse(value: str) -> tuple[str, str]:
+    text = value.strip().lower()
+    parts = text.split("-")
+    if len(parts) == 4 and len(parts[0]) == 2:
+        trace_id, span = parts[1], parts[2]
+        if _hex(trace_id, 32) and _hex(span, 16) and span != "0" * 16:
+            return trace_id, span
+        raise ValueError(f"{value!r} is not a valid W3C traceparent")
+    if not _hex(text, 32):
+        raise ValueError(
+            f"trace_id must be 32 hex digits (not all zero) or a W3C traceparent, got {value!r}"
+        )
+    return text, ""
+
+
+def _hex(text: str, length: int) -> bool:
+    return (
+        len(text) == length
+        and all(c in "0123456789abcdef" for c in text)
+        and text != "0" * length
+    )
 
 
 def enter_message(

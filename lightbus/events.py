@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from redis.exceptions import ResponseError
 
-from lightbus import trace
+from lightbus import context, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
 from lightbus.deadletter import DeadLetter
 from lightbus.message import Message, now_ms
@@ -206,6 +206,8 @@ class ListenerRunner:
                 await self._dead_letter(entry, None, exc, "", entry.attempt)
                 return
             message.attempt = entry.attempt
+            # This task's own context: the runtime's log lines about M carry M's trace.
+            context.enter_message(message.trace_id, message.span_id, message.id)
             started = time.perf_counter()
             queued_ms = max(0, now_ms() - message.sent_at)
             try:

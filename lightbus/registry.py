@@ -9,11 +9,16 @@ workers with :func:`list_workers`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from lightbus.connection import guarded
 from lightbus.keys import Keys
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):
@@ -103,3 +108,17 @@ async def list_workers(redis: Any, keys: Keys, *, include_dead: bool = False) ->
             workers.append(heartbeat)
     workers.sort(key=lambda h: h.ts, reverse=True)
     return workers
+
+
+async def workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[Heartbeat]:
+    """The workers of ``bus`` (a :class:`~lightbus.Bus` or its client), newest first.
+
+    Only workers that wrote a heartbeat within three intervals, unless ``include_dead``.
+
+    Raises:
+        BusConnectionError: Redis cannot be reached.
+    """
+    client: BusClient = getattr(bus, "client", bus)
+    return await guarded(
+        client.settings, list_workers(client.redis, client.keys, include_dead=include_dead)
+    )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from lightbus import ids, trace
+from lightbus import context, ids, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
 from lightbus.errors import LightbusError
 from lightbus.message import ErrorInfo, Message, now_ms
@@ -139,6 +139,8 @@ class RpcServer:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             logger.error("Dropped an RPC call that does not decode: %s", exc)
             return
+        # This task's own context: the runtime's log lines about the call carry its trace.
+        context.enter_message(call.trace_id, call.span_id, call.id)
         received = now_ms()
         queued_ms = max(0, received - call.sent_at)
         if call.deadline and received > call.deadline:

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from lightbus.logs import TraceLogFilter
 from lightbus.settings import Settings
 from lightbus.worker import Worker, import_bus
 
@@ -64,9 +65,12 @@ def main(args: argparse.Namespace) -> int:
         return int(devworker.main(args))
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s%(trace_tag)s",
         stream=sys.stderr,
     )
+    # On the handler, so the user's own log lines from handlers carry the trace too.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TraceLogFilter())
     module_name = args.module or Settings.resolve().module
     bus = import_bus(module_name)
     return asyncio.run(Worker(bus.client).run())

@@ -52,6 +52,18 @@ STEPS = (
 )
 
 
+class NewerRecordVersion(ValueError):
+    """A trace entry written by a newer Lightbus, in a record format this one cannot read."""
+
+    def __init__(self, stream_id: str, version: int) -> None:
+        super().__init__(
+            f"trace entry {stream_id} has record format version {version}; this Lightbus "
+            f"reads version {RECORD_VERSION}. Upgrade Lightbus to read it."
+        )
+        self.stream_id = stream_id
+        self.version = version
+
+
 class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One step of one message (or of a worker's life), as stored in the trace stream.
 
@@ -96,18 +108,43 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     def to_fields(self) -> dict[str, bytes]:
         return {FIELD: _encoder.encode(self)}
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (defaults included) as JSON-safe values, for printing or piping."""
+        return {f: getattr(self, f) for f in self.__struct_fields__}
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON."""
+        return _encoder.encode(self.to_dict()).decode()
+
     @classmethod
     def from_fields(cls, stream_id: str, fields: Mapping[bytes, bytes]) -> TraceRecord:
-        """Decode one stream entry. Raises ``ValueError`` for anything that is not a record."""
+        """Decode one stream entry.
+
+        Raises:
+            NewerRecordVersion: the entry is a record of a newer format version.
+            ValueError: the entry is not a trace record (something else wrote it).
+        """
         raw = fields.get(FIELD.encode())
         if raw is None:
             raise ValueError(f"trace entry {stream_id} has no {FIELD!r} field")
         try:
             record = _decoder.decode(raw)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # A newer format may change a field's type; tell that apart from junk.
+            version = _version_of(raw)
+            if version > RECORD_VERSION:
+                raise NewerRecordVersion(stream_id, version) from None
             raise ValueError(f"trace entry {stream_id} does not decode: {exc}") from None
+        if record.v > RECORD_VERSION:
+            raise NewerRecordVersion(stream_id, record.v)
         record.stream_id = stream_id
         return record
+
+    @property
+    def stream_ms(self) -> int:
+        """When Redis stored the record (epoch ms, from its stream id); 0 if unknown."""
+        head = self.stream_id.partition("-")[0]
+        return int(head) if head.isdigit() else 0
 
     @property
     def message_kind(self) -> str:
@@ -116,6 +153,16 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(TraceRecord)
+_any_decoder = msgspec.json.Decoder()
+
+
+def _version_of(raw: bytes) -> int:
+    try:
+        value = _any_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return 0
+    version = value.get("v") if isinstance(value, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
 class _Pipeline(Protocol):

@@ -1,0 +1,71 @@
+"""Log records that carry the trace: join a log line to the message it was about.
+
+:class:`TraceLogFilter` adds the current trace context to every log record it sees:
+
+=====================  ===========================================================
+attribute              value
+=====================  ===========================================================
+``trace_id``           the trace of the message being handled ("" outside a handler)
+``span_id``            that message's span
+``message_id``         that message's id
+``trace_tag``          `` [trace=<trace_id> message=<message_id>]``, or "" outside one
+=====================  ===========================================================
+
+The runtime's own loggers (``lightbus`` and ``lightbus.*``) carry the filter already.
+To get the fields on your own records too, put the filter on your *handler* (a handler
+filter sees every record the handler writes, whichever logger made it)::
+
+    handler = logging.StreamHandler()
+    handler.addFilter(lightbus.TraceLogFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s%(trace_tag)s"))
+    logging.getLogger().addHandler(handler)
+
+An attribute already set on the record (for example through ``extra=``) is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lightbus.context import current_trace
+
+# Every logger the runtime logs through; a test checks this against the source.
+RUNTIME_LOGGERS = (
+    "lightbus",
+    "lightbus.events",
+    "lightbus.rpc",
+    "lightbus.schedule",
+    "lightbus.trace",
+    "lightbus.worker",
+)
+
+
+class TraceLogFilter(logging.Filter):
+    """Adds ``trace_id``, ``span_id``, ``message_id`` and ``trace_tag`` to log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = current_trace()
+        trace_id = context.trace_id if context else ""
+        span_id = context.span_id if context else ""
+        message_id = context.message_id if context else ""
+        if not hasattr(record, "trace_id"):
+            record.trace_id = trace_id
+        if not hasattr(record, "span_id"):
+            record.span_id = span_id
+        if not hasattr(record, "message_id"):
+            record.message_id = message_id
+        if not hasattr(record, "trace_tag"):
+            tag = ""
+            if record.trace_id:
+                tag = f" [trace={record.trace_id}"
+                tag += f" message={record.message_id}]" if record.message_id else "]"
+            record.trace_tag = tag
+        return True
+
+
+def install() -> None:
+    """Put one :class:`TraceLogFilter` on each runtime logger (idempotent)."""
+    for name in RUNTIME_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, TraceLogFilter) for f in target.filters):
+            target.addFilter(TraceLogFilter())

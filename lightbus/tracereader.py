@@ -1,0 +1,382 @@
+"""Reading the trace stream: history, live records, one message, one trace.
+
+The tools (``lightbus inspect``, ``lightbus trace``, the monitor, replay) read the
+trace only through this module, and get typed :class:`~lightbus.trace.TraceRecord`
+values back::
+
+    async for record in lightbus.read_trace(bus, api="shop", status="error", limit=20):
+        print(record.record, record.api, record.name, record.error)
+
+    reader = lightbus.TraceReader(bus)
+    first = await reader.find(message.id)        # starts near the id's timestamp
+    records = await reader.trace(first.trace_id, near_ms=first.stream_ms)
+
+Message ids are UUIDv7, so :meth:`TraceReader.find` starts its ``XRANGE`` at the id's
+own time (less ``skew_ms`` for clocks that disagree) instead of scanning the stream.
+Entries that are not trace records (written by something else) are skipped; records of
+a newer format version are skipped too, with one warning per reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lightbus import ids
+from lightbus.connection import connect, guarded
+from lightbus.trace import NewerRecordVersion, TraceRecord
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus
+
+logger = logging.getLogger("lightbus.trace")
+
+BATCH = 1000
+FOLLOW_BLOCK_MS = 1000
+MAX_SEQ = "18446744073709551615"
+
+Time = datetime | int | float | None
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """Which records to keep. Every given criterion must match; ``None`` matches all.
+
+    ``kind`` is ``event``, ``rpc``, ``worker`` or ``replay``; ``step`` is a record step
+    such as ``event.failed``; ``status`` is ``ok``, ``error``, ``dead``, ``expired`` or
+    ``timeout``.
+    """
+
+    api: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    step: str | None = None
+    status: str | None = None
+    trace_id: str | None = None
+    message_id: str | None = None
+    service: str | None = None
+
+    def matches(self, record: TraceRecord) -> bool:
+        return (
+            (self.api is None or record.api == self.api)
+            and (self.name is None or record.name == self.name)
+            and (self.kind is None or record.message_kind == self.kind)
+            and (self.step is None or record.record == self.step)
+            and (self.status is None or record.status == self.status)
+            and (self.trace_id is None or record.trace_id == self.trace_id)
+            and (self.message_id is None or record.id == self.message_id)
+            and (self.service is None or record.service == self.service)
+        )
+
+    def needle(self) -> bytes | None:
+        """A byte string every matching raw entry contains: lets the reader skip decoding."""
+        value = self.message_id or self.trace_id
+        return value.encode() if value else None
+
+
+class TraceReader:
+    """Reads the trace stream of one bus.
+
+    Args:
+        bus: a :class:`~lightbus.Bus` or its :class:`~lightbus.BusClient`.
+        skew_ms: how far clocks of different hosts may disagree; :meth:`find` looks this
+            far either side of a message id's timestamp.
+        gap_ms: when collecting one message or one trace, stop after this much stream
+            time without a matching record.
+    """
+
+    def __init__(self, bus: Bus | BusClient, *, skew_ms: int = 5_000, gap_ms: int = 60_000):
+        self.client: BusClient = getattr(bus, "client", bus)
+        self.key = self.client.keys.trace
+        self.skew_ms = skew_ms
+        self.gap_ms = gap_ms
+        self.skipped_foreign = 0
+        self.skipped_newer = 0
+
+    # ------------------------------------------------------------ decoding
+
+    def _decode(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> TraceRecord | None:
+        stream_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        try:
+            return TraceRecord.from_fields(stream_id, fields)
+        except NewerRecordVersion as exc:
+            if not self.skipped_newer:
+                logger.warning("Skipping trace records of a newer format: %s", exc)
+            self.skipped_newer += 1
+        except ValueError as exc:
+            logger.debug("Skipping a trace entry that is not a record: %s", exc)
+            self.skipped_foreign += 1
+        return None
+
+    def _decode_matching(
+        self, entries: list[Any], where: TraceFilter, needle: bytes | None = None
+    ) -> list[TraceRecord]:
+        needle = needle if needle is not None else where.needle()
+        found = []
+        for entry_id, fields in entries:
+            if needle is not None and not any(needle in value for value in fields.values()):
+                continue
+            record = self._decode(entry_id, fields)
+            if record is not None and where.matches(record):
+                found.append(record)
+        return found
+
+    async def _range(self, low: str, high: str, count: int = BATCH) -> list[Any]:
+        redis = self.client.redis
+        entries: list[Any] = await guarded(
+            self.client.settings, redis.xrange(self.key, low, high, count=count)
+        )
+        return entries
+
+    async def _revrange(self, high: str, low: str, count: int = BATCH) -> list[Any]:
+        redis = self.client.redis
+        entries: list[Any] = await guarded(
+            self.client.settings, redis.xrevrange(self.key, high, low, count=count)
+        )
+        return entries
+
+    async def last_id(self) -> str:
+        """The stream id of the newest record, or ``0-0`` for an empty stream."""
+        newest = await self._revrange("+", "-", count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
+    # ------------------------------------------------------------ history
+
+    async def read(
+        self,
+        where: TraceFilter | None = None,
+        *,
+        since: Time = None,
+        until: Time = None,
+        limit: int | None = None,
+    ) -> list[TraceRecord]:
+        """The matching records stored between ``since`` and ``until``, oldest first.
+
+        With ``limit``, the newest ``limit`` matching records of that range.
+        """
+        records, _ = await self._history(where or TraceFilter(), since, until, limit, "+")
+        return records
+
+    async def _history(
+        self, where: TraceFilter, since: Time, until: Time, limit: int | None, top: str
+    ) -> tuple[list[TraceRecord], str]:
+        low = f"{_ms(since)}-0" if since is not None else "-"
+        high = f"{_ms(until)}-{MAX_SEQ}" if until is not None else top
+        if limit is not None and limit <= 0:
+            return [], high
+        found: list[TraceRecord] = []
+        if limit is not None:
+            # The newest `limit` matches: walk backwards from the top of the range.
+            cursor = high
+            while len(found) < limit:
+                entries = await self._revrange(cursor, low)
+                found.extend(self._decode_matching(entries, where))
+                if len(entries) < BATCH:
+                    break
+                cursor = f"({_text(entries[-1][0])}"
+            found = found[:limit]
+            found.reverse()
+            return found, high
+        cursor = low
+        while True:
+            entries = await self._range(cursor, high)
+            found.extend(self._decode_matching(entries, where))
+            if len(entries) < BATCH:
+                return found, high
+            cursor = f"({_text(entries[-1][0])}"
+
+    # ------------------------------------------------------------ live
+
+    async def follow(
+        self,
+        where: TraceFilter | None = None,
+        *,
+        after: str = "$",
+        stop: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[TraceRecord]:
+        """Yield matching records as they are written (``XREAD BLOCK``), forever.
+
+        Args:
+            after: a stream id to continue after; ``"$"`` for records written from now.
+            stop: checked about once a second; the iteration ends when it returns True.
+        """
+        where = where or TraceFilter()
+        if after == "$":
+            after = await self.last_id()
+        redis = connect(self.client.settings, blocking=True, max_connections=1)
+        try:
+            while stop is None or not stop():
+                reply = await guarded(
+                    self.client.settings,
+                    redis.xread({self.key: after}, count=BATCH, block=FOLLOW_BLOCK_MS),
+                )
+                for _stream, entries in reply or ():
+                    if entries:
+                        after = _text(entries[-1][0])
+                    for record in self._decode_matching(entries, where):
+                        yield record
+        finally:
+            await redis.aclose()
+
+    # ------------------------------------------------------------ one message, one trace
+
+    async def find(self, message_id: str) -> TraceRecord | None:
+        """The first record of one message, or ``None`` when the stream holds none.
+
+        Looks only near the time in the id (``skew_ms`` either side), never the whole
+        stream.
+
+        Raises:
+            ValueError: ``message_id`` is not a Lightbus message id.
+        """
+        message_id = message_id.replace("-", "").lower()
+        stamp = ids.timestamp_ms(message_id)
+        where = TraceFilter(message_id=message_id)
+        cursor, high = f"{max(0, stamp - self.skew_ms)}-0", f"{stamp + self.skew_ms}-{MAX_SEQ}"
+        while True:
+            entries = await self._range(cursor, high)
+            found = self._decode_matching(entries, where)
+            if found:
+                return found[0]
+            if len(entries) < BATCH:
+                return None
+            cursor = f"({_text(entries[-1][0])}"
+
+    async def records_of(self, message_id: str) -> list[TraceRecord]:
+        """Every record of one message (sent, handled by each listener, returned...)."""
+        first = await self.find(message_id)
+        if first is None:
+            return []
+        where = TraceFilter(message_id=first.id)
+        return await self._scan_forward(where, first.stream_ms - self.skew_ms)
+
+    async def trace(self, trace_id: str, *, near_ms: int | None = None) -> list[TraceRecord]:
+        """Every record of one trace, oldest first.
+
+        Args:
+            near_ms: a time the trace was active (e.g. ``find(...).stream_ms``); the reader
+                scans outwards from it until ``gap_ms`` passes without a match. Without it,
+                the stream is read newest first until the trace's oldest record.
+        """
+        trace_id = trace_id.lower()
+        where = TraceFilter(trace_id=trace_id)
+        if near_ms is None:
+            before = await self._scan_backward(where, None)
+            return before
+        before = await self._scan_backward(where, near_ms)
+        after = await self._scan_forward(where, near_ms + 1)
+        seen = {r.stream_id for r in before}
+        return before + [r for r in after if r.stream_id not in seen]
+
+    async def _scan_forward(self, where: TraceFilter, start_ms: int) -> list[TraceRecord]:
+        found: list[TraceRecord] = []
+        cursor = f"{max(0, start_ms)}-0"
+        last_hit = start_ms
+        while True:
+            entries = await self._range(cursor, "+")
+            if not entries:
+                return found
+            matched = self._decode_matching(entries, where)
+            found.extend(matched)
+            if matched:
+                last_hit = matched[-1].stream_ms
+            end_ms = _stream_ms(entries[-1][0])
+            if len(entries) < BATCH or end_ms - last_hit > self.gap_ms:
+                return found
+            cursor = f"({_text(entries[-1][0])}"
+
+    async def _scan_backward(self, where: TraceFilter, start_ms: int | None) -> list[TraceRecord]:
+        """Newest first from ``start_ms`` (or the top); the gap only counts after a hit."""
+        found: list[TraceRecord] = []
+        cursor = f"{start_ms}-{MAX_SEQ}" if start_ms is not None else "+"
+        last_hit = start_ms
+        while True:
+            entries = await self._revrange(cursor, "-")
+            if not entries:
+                break
+            matched = self._decode_matching(entries, where)
+            found.extend(matched)
+            if matched:
+                last_hit = matched[-1].stream_ms
+            end_ms = _stream_ms(entries[-1][0])
+            if len(entries) < BATCH or (last_hit is not None and last_hit - end_ms > self.gap_ms):
+                break
+            cursor = f"({_text(entries[-1][0])}"
+        found.reverse()
+        return found
+
+
+async def read_trace(
+    bus: Bus | BusClient,
+    *,
+    since: Time = None,
+    until: Time = None,
+    follow: bool = False,
+    api: str | None = None,
+    name: str | None = None,
+    kind: str | None = None,
+    step: str | None = None,
+    status: str | None = None,
+    trace_id: str | None = None,
+    service: str | None = None,
+    limit: int | None = None,
+    reader: TraceReader | None = None,
+) -> AsyncIterator[TraceRecord]:
+    """Yield trace records, oldest first: history, then (``follow=True``) live ones.
+
+    Args:
+        bus: the :class:`~lightbus.Bus` (or its client) whose trace stream to read.
+        since: the earliest record: a ``datetime`` or epoch milliseconds.
+        until: the latest record (history only); ignored when following.
+        follow: after the history, wait for new records until the iteration is closed.
+        api, name, kind, step, status, trace_id, service: keep only matching records
+            (see :class:`TraceFilter`).
+        limit: of the history, only the newest ``limit`` matching records. With
+            ``follow``, live records are not limited.
+        reader: a :class:`TraceReader` to use (to read its skip counters afterwards).
+
+    Raises:
+        BusConnectionError: Redis cannot be reached.
+    """
+    reader = reader or TraceReader(bus)
+    where = TraceFilter(
+        api=api,
+        name=name,
+        kind=kind,
+        step=step,
+        status=status,
+        trace_id=trace_id.lower() if trace_id else None,
+        service=service,
+    )
+    top = await reader.last_id() if follow else "+"
+    if follow:
+        until = None
+    if follow and limit is None and since is None:
+        records: list[TraceRecord] = []
+    else:
+        records, _ = await reader._history(where, since, until, limit, top)
+    for record in records:
+        yield record
+    if follow:
+        async for record in reader.follow(where, after=top):
+            yield record
+
+
+def _ms(value: datetime | int | float) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a time must be a datetime or epoch milliseconds, got {value!r}")
+    return int(value)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stream_ms(entry_id: bytes | str) -> int:
+    return int(_text(entry_id).partition("-")[0])

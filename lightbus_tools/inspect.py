@@ -1,0 +1,191 @@
+"""``lightbus inspect``: query the trace stream (and the live workers) from a terminal.
+
+For a person: a rich table, oldest first, of the newest ``--limit`` matching records.
+For a program: ``--json`` prints one JSON object per line, every record field included.
+``--follow`` keeps printing records as they are written, until interrupted.
+``--workers`` lists the workers' heartbeats instead of trace records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import lightbus
+from lightbus import registry
+from lightbus_tools.timespec import EXAMPLES, parse_time
+
+DEFAULT_LIMIT = 100
+KINDS = ("event", "rpc", "worker", "replay")
+STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "expired": "yellow"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``lightbus inspect``."""
+    parser.add_argument("--api", help="only records of this API, e.g. shop")
+    parser.add_argument("--name", help="only records of this event or RPC name")
+    parser.add_argument("--kind", choices=KINDS, help="only this kind of message")
+    parser.add_argument("--step", help="only this step, e.g. event.failed or rpc.expired")
+    parser.add_argument("--status", help="only this status: ok, error, dead, expired, timeout")
+    parser.add_argument("--service", help="only records written by this service")
+    parser.add_argument("--trace", metavar="TRACE_ID", help="only records of this trace")
+    parser.add_argument(
+        "--since", type=parse_time, metavar="TIME", help=f"records from this time ({EXAMPLES})"
+    )
+    parser.add_argument("--until", type=parse_time, metavar="TIME", help="records up to this time")
+    parser.add_argument(
+        "--limit",
+        type=_limit,
+        default=DEFAULT_LIMIT,
+        help=f"the newest N matching records (default {DEFAULT_LIMIT}; 0 for all)",
+    )
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--workers", action="store_true", help="list live workers instead")
+    parser.add_argument(
+        "--all", action="store_true", help="with --workers: include workers that stopped beating"
+    )
+    parser.add_argument("--redis-url", help="the Redis to read (default: from settings)")
+
+
+def main(args: argparse.Namespace) -> int:
+    settings: dict[str, Any] = {"redis_url": args.redis_url} if args.redis_url else {}
+    bus = lightbus.create(**settings)
+    return asyncio.run(_run(bus, args))
+
+
+async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
+    console = Console(highlight=False, soft_wrap=args.follow)
+    try:
+        if args.workers:
+            return await _workers(bus, args, console)
+        return await _records(bus, args, console)
+    finally:
+        await bus.client.close()
+
+
+async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
+    reader = lightbus.TraceReader(bus)
+    records = lightbus.read_trace(
+        bus,
+        since=args.since,
+        until=args.until,
+        follow=args.follow,
+        api=args.api,
+        name=args.name,
+        kind=args.kind,
+        step=args.step,
+        status=args.status,
+        trace_id=args.trace,
+        service=args.service,
+        limit=args.limit or None,
+        reader=reader,
+    )
+    if args.json:
+        async for record in records:
+            sys.stdout.write(record.to_json() + "\n")
+            if args.follow:
+                sys.stdout.flush()
+    elif args.follow:
+        async for record in records:
+            console.print(Text("  ").join(_cells(record)))
+    else:
+        table = _table()
+        async for record in records:
+            table.add_row(*_cells(record))
+        if table.row_count:
+            console.print(table)
+        else:
+            console.print("No trace records match.", style="dim")
+    if reader.skipped_newer:
+        print(
+            f"lightbus inspect: skipped {reader.skipped_newer} records of a newer format "
+            f"(upgrade Lightbus to read them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _table() -> Table:
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("time", "step", "api.name", "listener", "status", "queued", "handler"):
+        table.add_column(column, no_wrap=column != "api.name")
+    table.add_column("service")
+    table.add_column("message", no_wrap=True)
+    table.add_column("trace", no_wrap=True)
+    table.add_column("error")
+    return table
+
+
+def _cells(record: lightbus.TraceRecord) -> list[Text]:
+    when = datetime.fromtimestamp(record.ts / 1000).strftime("%H:%M:%S.%f")[:-3]
+    target = f"{record.api}.{record.name}" if record.api else record.process
+    error = f"{record.error_type}: {record.error}" if record.error_type else ""
+    return [
+        Text(when, style="dim"),
+        Text(record.record),
+        Text(target, style="bold"),
+        Text(record.listener),
+        Text(record.status, style=STATUS_STYLE.get(record.status, "")),
+        Text(_ms(record.queued_ms) if record.queued_ms else ""),
+        Text(_ms(record.duration_ms) if record.duration_ms else ""),
+        Text(record.service),
+        Text(record.id[-12:], style="cyan"),
+        Text(record.trace_id[:12], style="blue"),
+        Text(error.splitlines()[0] if error else "", style="red"),
+    ]
+
+
+async def _workers(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
+    workers = await registry.workers(bus, include_dead=args.all)
+    if args.json:
+        for worker in workers:
+            row = {field: getattr(worker, field) for field in worker.__struct_fields__}
+            row["age"] = round(worker.age, 3)
+            row["alive"] = worker.alive
+            sys.stdout.write(json.dumps(row) + "\n")
+        return 0
+    if not workers:
+        console.print("No live workers.", style="dim")
+        return 0
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("process", "service", "host", "pid", "apis", "listeners", "in flight"):
+        table.add_column(column)
+    table.add_column("version")
+    table.add_column("heartbeat")
+    for worker in workers:
+        table.add_row(
+            worker.process,
+            worker.service,
+            worker.host,
+            str(worker.pid),
+            ", ".join(worker.apis),
+            ", ".join(worker.listeners),
+            str(worker.in_flight),
+            worker.version,
+            f"{worker.age:.1f}s ago",
+        )
+    console.print(table)
+    return 0
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (all) or more")
+    return value
