@@ -46,6 +46,7 @@ class Settings:
     shutdown_grace: float = 10.0
     trace_enabled: bool = True
     trace_maxlen: int = 1_000_000
+    trace_max_age: float = 0.0
     trace_payload_bytes: int = 4096
     trace_traceback_bytes: int = 8192
     trace_redact: tuple[str, ...] = ("password", "secret", "token", "api_key")
@@ -59,6 +60,8 @@ class Settings:
             _check_type(field.name, getattr(self, field.name), field.type, "argument")
         if self.rpc_timeout <= 0:
             raise ConfigError("rpc_timeout must be greater than 0 seconds", key="rpc_timeout")
+        if self.trace_max_age < 0:
+            raise ConfigError("trace_max_age must be 0 (off) or more seconds", key="trace_max_age")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1", key="max_attempts")
 

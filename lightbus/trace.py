@@ -35,6 +35,11 @@ WORKER_STOPPED = "worker.stopped"
 WORKER_RELOADED = "worker.reloaded"
 REPLAY_PERFORMED = "replay.performed"
 
+# Steps written by the process that handled the message (it names itself in handled_by).
+HANDLING_STEPS = frozenset(
+    (EVENT_HANDLED, EVENT_FAILED, EVENT_DEAD_LETTERED, RPC_HANDLED, RPC_FAILED, RPC_EXPIRED)
+)
+
 STEPS = (
     EVENT_FIRED,
     EVENT_HANDLED,
@@ -71,7 +76,9 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     step. ``stream_id`` is the record's own Redis stream id, filled in by the reader.
     """
 
-    v: int = RECORD_VERSION
+    # 0 is "not given": __post_init__ makes it RECORD_VERSION, so `v` differs from the
+    # default and is always written (omit_defaults would drop a default of 1).
+    v: int = 0
     record: str
     ts: int
     id: str = ""
@@ -92,6 +99,7 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     replay_of: str = ""
     schema: str = ""
     listener: str = ""
+    handled_by: str = ""
     attempt: int = 0
     queued_ms: float = 0.0
     duration_ms: float = 0.0
@@ -105,8 +113,14 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     detail: dict[str, Any] = {}
     stream_id: str = ""
 
+    def __post_init__(self) -> None:
+        if self.v == 0:
+            self.v = RECORD_VERSION
+
     def to_fields(self) -> dict[str, bytes]:
-        return {FIELD: _encoder.encode(self)}
+        # stream_id is where Redis stored a record, never part of the record itself.
+        record = msgspec.structs.replace(self, stream_id="") if self.stream_id else self
+        return {FIELD: _encoder.encode(record)}
 
     def to_dict(self) -> dict[str, Any]:
         """Every field (defaults included) as JSON-safe values, for printing or piping."""
@@ -175,13 +189,21 @@ class TraceWriter:
     def __init__(self, settings: Settings, key: str) -> None:
         self.enabled = settings.trace_enabled
         self.key = key
+        self.process = settings.process_name
         self.maxlen = settings.trace_maxlen
+        self.max_age_ms = int(settings.trace_max_age * 1000)
         self.payload_cap = settings.trace_payload_bytes
         self.traceback_cap = settings.trace_traceback_bytes
         self.redact = frozenset(name.lower() for name in settings.trace_redact)
 
     def add(self, pipe: _Pipeline, record: TraceRecord) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self.max_age_ms:
+            # Retention by age: trim (approximately) what is older than trace_max_age.
+            minid = f"{now_ms() - self.max_age_ms}-0"
+            pipe.xadd(self.key, record.to_fields(), minid=minid, approximate=True)
+        else:
             pipe.xadd(self.key, record.to_fields(), maxlen=self.maxlen, approximate=True)
 
     def for_message(
@@ -219,6 +241,7 @@ class TraceWriter:
             replay_of=message.replay_of,
             schema=message.schema,
             listener=listener,
+            handled_by=self.process if step in HANDLING_STEPS else "",
             attempt=message.attempt,
             queued_ms=round(queued_ms, 3),
             duration_ms=round(duration_ms, 3),

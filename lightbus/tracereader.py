@@ -273,41 +273,40 @@ class TraceReader:
         return before + [r for r in after if r.stream_id not in seen]
 
     async def _scan_forward(self, where: TraceFilter, start_ms: int) -> list[TraceRecord]:
-        found: list[TraceRecord] = []
-        cursor = f"{max(0, start_ms)}-0"
-        last_hit = start_ms
-        while True:
-            entries = await self._range(cursor, "+")
-            if not entries:
-                return found
-            matched = self._decode_matching(entries, where)
-            found.extend(matched)
-            if matched:
-                last_hit = matched[-1].stream_ms
-            end_ms = _stream_ms(entries[-1][0])
-            if len(entries) < BATCH or end_ms - last_hit > self.gap_ms:
-                return found
-            cursor = f"({_text(entries[-1][0])}"
+        return await self._scan(where, start_ms, forward=True)
 
     async def _scan_backward(self, where: TraceFilter, start_ms: int | None) -> list[TraceRecord]:
         """Newest first from ``start_ms`` (or the top); the gap only counts after a hit."""
-        found: list[TraceRecord] = []
-        cursor = f"{start_ms}-{MAX_SEQ}" if start_ms is not None else "+"
-        last_hit = start_ms
-        while True:
-            entries = await self._revrange(cursor, "-")
-            if not entries:
-                break
-            matched = self._decode_matching(entries, where)
-            found.extend(matched)
-            if matched:
-                last_hit = matched[-1].stream_ms
-            end_ms = _stream_ms(entries[-1][0])
-            if len(entries) < BATCH or (last_hit is not None and last_hit - end_ms > self.gap_ms):
-                break
-            cursor = f"({_text(entries[-1][0])}"
+        found = await self._scan(where, start_ms, forward=False)
         found.reverse()
         return found
+
+    async def _scan(
+        self, where: TraceFilter, start_ms: int | None, *, forward: bool
+    ) -> list[TraceRecord]:
+        """Matches in stream order (or reverse), until ``gap_ms`` passes without one."""
+        found: list[TraceRecord] = []
+        if forward:
+            cursor = f"{max(0, start_ms or 0)}-0"
+        else:
+            cursor = f"{start_ms}-{MAX_SEQ}" if start_ms is not None else "+"
+        last_hit = start_ms
+        while True:
+            if forward:
+                entries = await self._range(cursor, "+")
+            else:
+                entries = await self._revrange(cursor, "-")
+            for entry in entries:
+                at = _stream_ms(entry[0])
+                if last_hit is not None and abs(at - last_hit) > self.gap_ms:
+                    return found
+                matched = self._decode_matching([entry], where)
+                if matched:
+                    found.extend(matched)
+                    last_hit = at
+            if len(entries) < BATCH:
+                return found
+            cursor = f"({_text(entries[-1][0])}"
 
 
 async def read_trace(

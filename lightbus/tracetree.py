@@ -41,7 +41,7 @@ class Handling:
     queued_ms: float
     duration_ms: float
     service: str
-    process: str
+    process: str  # the process that handled it (``handled_by``)
     error_type: str = ""
     error: str = ""
     traceback: str = ""
@@ -60,7 +60,7 @@ class Handling:
             queued_ms=records[0].queued_ms,
             duration_ms=last.duration_ms,
             service=last.service,
-            process=last.process,
+            process=last.handled_by,
             error_type=final_error.error_type if final_error else "",
             error=final_error.error if final_error else "",
             traceback=final_error.traceback if final_error else "",
@@ -75,8 +75,7 @@ class Handling:
             "attempt": self.attempt,
             "queued_ms": self.queued_ms,
             "duration_ms": self.duration_ms,
-            "service": self.service,
-            "process": self.process,
+            "handled_by": self.process,
             "error_type": self.error_type,
             "error": self.error,
             "traceback": self.traceback,

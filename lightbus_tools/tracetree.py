@@ -126,13 +126,15 @@ def _add_handling(branch: Tree, node: TraceNode, handling: Handling, tracebacks:
     if node.kind == "event":
         row.append(f"listener {handling.listener or '?'}: ")
     else:
-        row.append(f"worker {handling.process or handling.service}: ")
+        row.append(f"worker {handling.process or '?'}: ")
     row.append(handling.status, style=STATUS_STYLE.get(handling.status, ""))
     if handling.attempt > 1:
         row.append(f" (attempt {handling.attempt})")
     row.append(
         f"  queued {_ms(handling.queued_ms)}, handler {_ms(handling.duration_ms)}", style="dim"
     )
+    if node.kind == "event" and handling.process:
+        row.append(f"  on {handling.process}", style="dim")
     leaf = branch.add(row)
     if handling.error_type:
         leaf.add(Text(f"{handling.error_type}: {handling.error}", style="red"))

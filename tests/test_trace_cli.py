@@ -1,0 +1,165 @@
+"""`lightbus inspect` and `lightbus trace` from a terminal, including bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+from support import wait_until
+from test_trace_reader import KEY, put, record
+
+from lightbus import ids
+from lightbus.cli import main as cli
+from lightbus.trace import RECORD_VERSION
+
+QUICKSTART = ROOT / "examples" / "quickstart"
+
+
+@pytest.fixture
+def env(monkeypatch, redis_url):
+    monkeypatch.setenv("LIGHTBUS_REDIS_URL", redis_url)
+    monkeypatch.setenv("COLUMNS", "220")
+    return redis_url
+
+
+def test_inspect_prints_a_table_of_matching_records(env, raw_redis, capsys):
+    put(
+        raw_redis,
+        record("event.fired", api="shop", name="placed", service="sales"),
+        record("event.failed", api="shop", name="placed", listener="audit", status="error",
+               error_type="ValueError", error="audit is down", duration_ms=3.25),
+        record("rpc.called", api="stock", name="reserve"),
+    )
+    assert cli(["inspect", "--api", "shop"]) == 0
+    out = capsys.readouterr().out
+    assert "shop.placed" in out and "stock.reserve" not in out
+    row = next(line for line in out.splitlines() if "event.failed" in line)
+    for cell in ("audit", "error", "3.2 ms", "ValueError: audit is down"):
+        assert cell in row, row
+    assert cli(["inspect", "--api", "nothing"]) == 0
+    assert "No trace records match." in capsys.readouterr().out
+
+
+def test_inspect_json_is_one_object_per_line_with_every_field(env, raw_redis, capsys):
+    written = [record("rpc.called", api="stock", name=str(n)) for n in range(5)]
+    put(raw_redis, *written)
+    assert cli(["inspect", "--json", "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    objects = [json.loads(line) for line in lines]
+    assert [o["name"] for o in objects] == ["2", "3", "4"]
+    assert objects[0]["id"] == written[2].id
+    assert {"v", "record", "ts", "trace_id", "queued_ms", "error", "payload"} <= set(objects[0])
+
+
+def test_inspect_since_takes_durations_and_iso_times(env, raw_redis, capsys):
+    now = int(time.time() * 1000)
+    put(raw_redis, record("event.fired", name="old"), at_ms=now - 3 * 3600 * 1000)
+    put(raw_redis, record("event.fired", name="recent"), at_ms=now - 60 * 1000)
+    assert cli(["inspect", "--json", "--since", "10m"]) == 0
+    assert [json.loads(x)["name"] for x in capsys.readouterr().out.splitlines()] == ["recent"]
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now / 1000 - 4 * 3600))
+    assert cli(["inspect", "--json", "--since", iso, "--until", "2h"]) == 0
+    assert [json.loads(x)["name"] for x in capsys.readouterr().out.splitlines()] == ["old"]
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "10 minutes", "-5m", "2026-13-01"])
+def test_inspect_refuses_a_malformed_since_with_exit_2(env, capsys, bad):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["inspect", f"--since={bad}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --since" in err and "is not a time or a duration" in err
+    assert "10m" in err  # says what would be accepted
+
+
+def test_inspect_refuses_a_negative_limit(env, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["inspect", "--limit", "-1"])
+    assert exit_info.value.code == 2
+    assert "argument --limit" in capsys.readouterr().err
+
+
+def test_inspect_warns_once_about_newer_records_and_carries_on(env, raw_redis, capsys):
+    newer = record("event.fired", api="future")
+    newer.v = RECORD_VERSION + 1
+    put(raw_redis, newer, newer, record("event.fired", api="today"))
+    raw_redis.xadd(KEY, {"something": "else"})
+    assert cli(["inspect", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(x)["api"] for x in captured.out.splitlines()] == ["today"]
+    assert "skipped 2 records of a newer format" in captured.err
+
+
+def run(worker_env, *args, **extra):
+    return subprocess.run(
+        [sys.executable, "-m", "lightbus", *args],
+        env=worker_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["inspect"], ["inspect", "--workers"], ["trace", "4bf92f3577b34da6a3ce929d0e0e4736"]]
+)
+def test_an_unreachable_redis_is_a_clear_error(worker_env, args):
+    started = time.monotonic()
+    result = run(
+        worker_env,
+        *args,
+        LIGHTBUS_REDIS_URL="redis://127.0.0.1:1/0",
+        LIGHTBUS_CONNECT_TIMEOUT="0.5",
+    )
+    assert result.returncode == 1
+    assert f"lightbus {args[0]}: error: Cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 15
+
+
+def test_trace_of_an_unknown_id_says_so_and_exits_1(env, raw_redis, capsys):
+    put(raw_redis, record("event.fired"))
+    for unknown in (ids.message_id(), ids.trace_id()):
+        assert cli(["trace", unknown]) == 1
+        err = capsys.readouterr().err
+        assert f"no message or trace {unknown} in the trace stream" in err
+
+
+def test_trace_refuses_something_that_is_not_an_id(env, capsys):
+    assert cli(["trace", "order-17"]) == 2
+    assert "is neither a message id nor a trace id" in capsys.readouterr().err
+
+
+def test_inspect_follow_prints_new_records_as_they_come(worker_env, raw_redis):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lightbus", "inspect", "--follow", "--json", "--api", "live"],
+        env=worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The follower is connected once its XREAD shows up as a blocked client.
+        wait_until(lambda: raw_redis.info("clients")["blocked_clients"] >= 1, timeout=15)
+        put(raw_redis, record("event.fired", api="other"), record("event.fired", api="live"))
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert json.loads(line)["api"] == "live"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_inspect_workers_lists_heartbeats(start_worker, worker_env):
+    start_worker(QUICKSTART)
+    result = run(worker_env, "inspect", "--workers", "--json")
+    assert result.returncode == 0, result.stderr
+    [worker] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert worker["apis"] == ["example"] and worker["alive"] is True
+    assert worker["pid"] > 0 and worker["version"] and worker["in_flight"] == 0
+    table = run(worker_env, "inspect", "--workers", COLUMNS="200")
+    assert "example" in table.stdout and str(worker["pid"]) in table.stdout
