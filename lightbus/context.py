@@ -88,9 +88,7 @@ def _parse(value: str) -> tuple[str, str]:
 
 def _hex(text: str, length: int) -> bool:
     return (
-        len(text) == length
-        and all(c in "0123456789abcdef" for c in text)
-        and text != "0" * length
+        len(text) == length and all(c in "0123456789abcdef" for c in text) and text != "0" * length
     )
 
 

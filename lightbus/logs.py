@@ -45,21 +45,20 @@ class TraceLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = current_trace()
-        trace_id = context.trace_id if context else ""
-        span_id = context.span_id if context else ""
-        message_id = context.message_id if context else ""
-        if not hasattr(record, "trace_id"):
-            record.trace_id = trace_id
-        if not hasattr(record, "span_id"):
-            record.span_id = span_id
-        if not hasattr(record, "message_id"):
-            record.message_id = message_id
-        if not hasattr(record, "trace_tag"):
+        fields = record.__dict__
+        fields.setdefault("trace_id", context.trace_id if context else "")
+        fields.setdefault("span_id", context.span_id if context else "")
+        fields.setdefault("message_id", context.message_id if context else "")
+        if "trace_tag" not in fields:
+            trace_id, message_id = fields["trace_id"], fields["message_id"]
             tag = ""
-            if record.trace_id:
-                tag = f" [trace={record.trace_id}"
-                tag += f" message={record.message_id}]" if record.message_id else "]"
-            record.trace_tag = tag
+            if trace_id:
+                tag = (
+                    f" [trace={trace_id} message={message_id}]"
+                    if message_id
+                    else (f" [trace={trace_id}]")
+                )
+            fields["trace_tag"] = tag
         return True
 
 

@@ -9,7 +9,7 @@ workers with :func:`list_workers`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -118,7 +118,7 @@ async def workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[H
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
-    client: BusClient = getattr(bus, "client", bus)
+    client = cast("BusClient", getattr(bus, "client", bus))
     return await guarded(
         client.settings, list_workers(client.redis, client.keys, include_dead=include_dead)
     )

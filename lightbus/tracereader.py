@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lightbus import ids
 from lightbus.connection import connect, guarded
@@ -90,7 +90,7 @@ class TraceReader:
     """
 
     def __init__(self, bus: Bus | BusClient, *, skew_ms: int = 5_000, gap_ms: int = 60_000):
-        self.client: BusClient = getattr(bus, "client", bus)
+        self.client = cast("BusClient", getattr(bus, "client", bus))
         self.key = self.client.keys.trace
         self.skew_ms = skew_ms
         self.gap_ms = gap_ms

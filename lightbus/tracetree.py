@@ -50,6 +50,8 @@ class Handling:
     @classmethod
     def of(cls, records: list[TraceRecord]) -> Handling:
         last = records[-1]
+        # A dead-letter record only notes the outcome; the last attempt's record has timings.
+        timed = [r for r in records if r.record != trace.EVENT_DEAD_LETTERED] or records
         failed = next((r for r in reversed(records) if r.error_type), None)
         final_error = failed if failed is not None and last.status != "ok" else None
         return cls(
@@ -58,7 +60,7 @@ class Handling:
             status=last.status,
             attempt=max(r.attempt for r in records),
             queued_ms=records[0].queued_ms,
-            duration_ms=last.duration_ms,
+            duration_ms=timed[-1].duration_ms,
             service=last.service,
             process=last.handled_by,
             error_type=final_error.error_type if final_error else "",

@@ -116,12 +116,16 @@ async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console
 
 def _table() -> Table:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("time", "step", "api.name", "listener", "status", "queued", "handler"):
-        table.add_column(column, no_wrap=column != "api.name")
-    table.add_column("service")
+    for column in ("time", "step"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("api.name", overflow="fold")
+    table.add_column("listener", overflow="fold")
+    for column in ("status", "queued", "handler"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("service", overflow="fold")
     table.add_column("message", no_wrap=True)
     table.add_column("trace", no_wrap=True)
-    table.add_column("error")
+    table.add_column("error", overflow="fold")
     return table
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
@@ -22,7 +22,7 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     An ISO time without a zone is local time. The result is timezone-aware.
     """
     value = text.strip()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     match = _AGO.match(value.lower())
     if match:
         amount, unit = float(match.group(1)), match.group(2)

@@ -109,15 +109,13 @@ EXPECTED_STEPS = {
 def cascade(project, start_worker, bus_factory):
     """Run the cascade once; return (worker, caller bus, trace records)."""
     folder = project(BUS)
-    worker = start_worker(
-        folder, LIGHTBUS_TRACE_PAYLOAD_BYTES="200", LIGHTBUS_SERVICE_NAME="shop"
-    )
+    worker = start_worker(folder, LIGHTBUS_TRACE_PAYLOAD_BYTES="200", LIGHTBUS_SERVICE_NAME="shop")
     bus = bus_factory(service_name="frontend", trace_redact=("password",))
     assert bus.shop.place_order(order_id="o-1", password="hunter2") == "placed"
 
     def complete():
         records = asyncio.run(read_all(bus.client.settings.redis_url))
-        return records if EXPECTED_STEPS <= steps_of(records) else None
+        return records if steps_of(records) >= EXPECTED_STEPS else None
 
     records = wait_until(complete, timeout=20, interval=0.2)
     return worker, bus, records

@@ -30,8 +30,16 @@ def test_inspect_prints_a_table_of_matching_records(env, raw_redis, capsys):
     put(
         raw_redis,
         record("event.fired", api="shop", name="placed", service="sales"),
-        record("event.failed", api="shop", name="placed", listener="audit", status="error",
-               error_type="ValueError", error="audit is down", duration_ms=3.25),
+        record(
+            "event.failed",
+            api="shop",
+            name="placed",
+            listener="audit",
+            status="error",
+            error_type="ValueError",
+            error="audit is down",
+            duration_ms=3.25,
+        ),
         record("rpc.called", api="stock", name="reserve"),
     )
     assert cli(["inspect", "--api", "shop"]) == 0
@@ -116,7 +124,9 @@ def test_an_unreachable_redis_is_a_clear_error(worker_env, args):
         LIGHTBUS_CONNECT_TIMEOUT="0.5",
     )
     assert result.returncode == 1
-    assert f"lightbus {args[0]}: error: Cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    assert (
+        f"lightbus {args[0]}: error: Cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert time.monotonic() - started < 15
 

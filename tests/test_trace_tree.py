@@ -66,14 +66,46 @@ def test_handlings_per_listener_keep_the_last_attempt_and_the_error():
     event = message("event", "placed")
     records = [
         event,
-        step(event, "event.failed", listener="audit", attempt=1, status="error",
-             error_type="ValueError", error="down", traceback="tb1", queued_ms=5.0),
-        step(event, "event.failed", listener="audit", attempt=2, status="error",
-             error_type="ValueError", error="still down", traceback="tb2"),
-        step(event, "event.dead_lettered", listener="audit", attempt=2, status="dead",
-             error_type="ValueError", error="still down", handled_by="w-1"),
-        step(event, "event.failed", listener="mail", attempt=1, status="error",
-             error_type="OSError", error="smtp"),
+        step(
+            event,
+            "event.failed",
+            listener="audit",
+            attempt=1,
+            status="error",
+            error_type="ValueError",
+            error="down",
+            traceback="tb1",
+            queued_ms=5.0,
+        ),
+        step(
+            event,
+            "event.failed",
+            listener="audit",
+            attempt=2,
+            status="error",
+            error_type="ValueError",
+            error="still down",
+            traceback="tb2",
+        ),
+        step(
+            event,
+            "event.dead_lettered",
+            listener="audit",
+            attempt=2,
+            status="dead",
+            error_type="ValueError",
+            error="still down",
+            handled_by="w-1",
+        ),
+        step(
+            event,
+            "event.failed",
+            listener="mail",
+            attempt=1,
+            status="error",
+            error_type="OSError",
+            error="smtp",
+        ),
         step(event, "event.handled", listener="mail", attempt=2, status="ok", duration_ms=3.0),
     ]
     [node] = build_tree(records)
@@ -84,8 +116,11 @@ def test_handlings_per_listener_keep_the_last_attempt_and_the_error():
     assert rows["mail"].status == "ok" and rows["mail"].error_type == ""
     assert node.status == "dead"
     as_json = node.to_dict()
-    assert as_json["handlings"][0]["steps"] == ["event.failed", "event.failed",
-                                                "event.dead_lettered"]
+    assert as_json["handlings"][0]["steps"] == [
+        "event.failed",
+        "event.failed",
+        "event.dead_lettered",
+    ]
 
 
 def test_an_rpc_node_shows_the_worker_and_the_callers_return():
