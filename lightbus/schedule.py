@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lightbus import ids
 from lightbus.connection import CONNECTION_ERRORS
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ async def run_schedule(client: BusClient, schedule: Schedule, stopping: asyncio.
         if not won:
             continue
         try:
-            await client.invoke(schedule.fn)
+            # Each tick is the root of its own trace: what it sends forms one tree.
+            await client.invoke(schedule.fn, trace=(ids.trace_id(), "", ""))
         except Exception:
             logger.exception("Scheduled function %s raised", schedule.name)

@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", help="only records written by this service")
     parser.add_argument("--trace", metavar="TRACE_ID", help="only records of this trace")
     parser.add_argument(
+        "--message",
+        metavar="MESSAGE_ID",
+        help="every record of this one message (found near the time in its id)",
+    )
+    parser.add_argument(
         "--since", type=parse_time, metavar="TIME", help=f"records from this time ({EXAMPLES})"
     )
     parser.add_argument("--until", type=parse_time, metavar="TIME", help="records up to this time")
@@ -74,6 +79,8 @@ async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
 
 async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
     reader = lightbus.TraceReader(bus)
+    if args.message:
+        return await _message(reader, args, console)
     records = lightbus.read_trace(
         bus,
         since=args.since,
@@ -111,6 +118,31 @@ async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console
             f"(upgrade Lightbus to read them)",
             file=sys.stderr,
         )
+    return 0
+
+
+async def _message(
+    reader: lightbus.TraceReader, args: argparse.Namespace, console: Console
+) -> int:
+    try:
+        found = await reader.records_of(args.message)
+    except ValueError as exc:
+        print(f"lightbus inspect: error: --message: {exc}", file=sys.stderr)
+        return 2
+    if not found:
+        print(
+            f"lightbus inspect: no records of message {args.message} in the trace stream",
+            file=sys.stderr,
+        )
+        return 1
+    if args.json:
+        for record in found:
+            sys.stdout.write(record.to_json() + "\n")
+        return 0
+    table = _table()
+    for record in found:
+        table.add_row(*_cells(record))
+    console.print(table)
     return 0
 
 

@@ -173,3 +173,19 @@ def test_inspect_workers_lists_heartbeats(start_worker, worker_env):
     assert worker["pid"] > 0 and worker["version"] and worker["in_flight"] == 0
     table = run(worker_env, "inspect", "--workers", COLUMNS="200")
     assert "example" in table.stdout and str(worker["pid"]) in table.stdout
+
+
+def test_inspect_message_shows_every_record_of_one_message(env, raw_redis, capsys):
+    wanted = ids.message_id()
+    put(raw_redis, record("event.fired", id=wanted, api="shop"), record("event.fired"))
+    put(raw_redis, record("event.handled", id=wanted, api="shop", listener="l"))
+    assert cli(["inspect", "--json", "--message", wanted]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(x["record"], x["id"]) for x in lines] == [
+        ("event.fired", wanted),
+        ("event.handled", wanted),
+    ]
+    assert cli(["inspect", "--message", ids.message_id()]) == 1
+    assert "no records of message" in capsys.readouterr().err
+    assert cli(["inspect", "--message", "nope"]) == 2
+    assert "not a Lightbus message id" in capsys.readouterr().err

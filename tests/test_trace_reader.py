@@ -215,3 +215,28 @@ async def test_an_unreachable_redis_is_a_clear_error():
             await asyncio.wait_for(lightbus.TraceReader(bus).find(ids.message_id()), 10)
     finally:
         await bus.client.close()
+
+
+async def test_follow_carries_on_after_its_connection_is_killed(bus, raw_redis):
+    got: list[str] = []
+
+    async def read():
+        async for rec in lightbus.read_trace(bus, follow=True):
+            got.append(rec.name)
+            if len(got) == 2:
+                return
+
+    task = asyncio.create_task(read())
+    for _ in range(200):
+        if raw_redis.info("clients")["blocked_clients"]:
+            break
+        await asyncio.sleep(0.02)
+    put(raw_redis, record("event.fired", name="before"))
+    for _ in range(200):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    raw_redis.client_kill_filter(_type="normal", skipme=True)
+    put(raw_redis, record("event.fired", name="after"))
+    await asyncio.wait_for(task, 15)
+    assert got == ["before", "after"]

@@ -128,3 +128,42 @@ def test_retention_by_age_trims_old_records(bus_factory, raw_redis):
     assert raw_redis.xlen("lightbus:trace") < 150
     newest = raw_redis.xrevrange("lightbus:trace", count=1)[0][1]
     assert b"ages" in newest[b"r"]
+
+
+SCHEDULED = """
+import lightbus
+from lightbus import Api, Event
+
+class TickApi(Api):
+    first = Event()
+    second = Event()
+
+    class Meta:
+        name = "tick"
+
+bus = lightbus.create()
+bus.client.register_api(TickApi())
+
+@bus.client.every(seconds=0.5)
+def tick():
+    assert lightbus.current_trace() is not None
+    bus.tick.first.fire()
+    bus.tick.second.fire()
+"""
+
+
+def test_each_scheduled_tick_is_one_trace(project, start_worker, raw_redis):
+    start_worker(project(SCHEDULED))
+
+    def fired():
+        entries = raw_redis.xrange("lightbus:trace")
+        records = [trace.TraceRecord.from_fields(i.decode(), f) for i, f in entries]
+        found = [r for r in records if r.record == "event.fired"]
+        return found if len(found) >= 4 else None
+
+    records = wait_until(fired, timeout=15)
+    first_tick, second_tick = records[:2], records[2:4]
+    assert [r.name for r in first_tick] == ["first", "second"]
+    assert first_tick[0].trace_id == first_tick[1].trace_id
+    assert second_tick[0].trace_id != first_tick[0].trace_id
+    assert all(r.parent_span_id == "" and r.causation_id == "" for r in records)
