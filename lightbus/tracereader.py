@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lightbus.trace")
 
-BATCH = 1000
+BATCH = 5000  # entries per XRANGE page: fewer round trips on long scans
+FIRST_PAGE = 200  # a limited read starts small, then doubles: `inspect` answers at once
 FOLLOW_BLOCK_MS = 1000
 MAX_SEQ = "18446744073709551615"
 
@@ -171,13 +172,13 @@ class TraceReader:
         found: list[TraceRecord] = []
         if limit is not None:
             # The newest `limit` matches: walk backwards from the top of the range.
-            cursor = high
+            cursor, page = high, min(BATCH, max(FIRST_PAGE, limit))
             while len(found) < limit:
-                entries = await self._revrange(cursor, low)
+                entries = await self._revrange(cursor, low, count=page)
                 found.extend(self._decode_matching(entries, where))
-                if len(entries) < BATCH:
+                if len(entries) < page:
                     break
-                cursor = f"({_text(entries[-1][0])}"
+                cursor, page = f"({_text(entries[-1][0])}", min(BATCH, page * 2)
             found = found[:limit]
             found.reverse()
             return found, high
@@ -286,6 +287,7 @@ class TraceReader:
     ) -> list[TraceRecord]:
         """Matches in stream order (or reverse), until ``gap_ms`` passes without one."""
         found: list[TraceRecord] = []
+        needle = where.needle()
         if forward:
             cursor = f"{max(0, start_ms or 0)}-0"
         else:
@@ -296,14 +298,15 @@ class TraceReader:
                 entries = await self._range(cursor, "+")
             else:
                 entries = await self._revrange(cursor, "-")
-            for entry in entries:
-                at = _stream_ms(entry[0])
-                if last_hit is not None and abs(at - last_hit) > self.gap_ms:
+            for entry_id, fields in entries:
+                if last_hit is not None and abs(_stream_ms(entry_id) - last_hit) > self.gap_ms:
                     return found
-                matched = self._decode_matching([entry], where)
-                if matched:
-                    found.extend(matched)
-                    last_hit = at
+                if needle is not None and not any(needle in v for v in fields.values()):
+                    continue
+                record = self._decode(entry_id, fields)
+                if record is not None and where.matches(record):
+                    found.append(record)
+                    last_hit = record.stream_ms
             if len(entries) < BATCH:
                 return found
             cursor = f"({_text(entries[-1][0])}"
