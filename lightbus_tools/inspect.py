@@ -121,9 +121,7 @@ async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console
     return 0
 
 
-async def _message(
-    reader: lightbus.TraceReader, args: argparse.Namespace, console: Console
-) -> int:
+async def _message(reader: lightbus.TraceReader, args: argparse.Namespace, console: Console) -> int:
     try:
         found = await reader.records_of(args.message)
     except ValueError as exc:
