@@ -458,9 +458,6 @@ class BusClient:
             self._flusher = None
         await self.flush_trace()
         tasks = list(self._tasks)
-        for runner in self.runners.values():
-            # Unfinished handlers are cancelled: their events stay pending and come back.
-            tasks.extend(runner.in_flight)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
