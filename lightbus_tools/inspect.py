@@ -20,11 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 import lightbus
-from lightbus import registry
+from lightbus import registry, trace
 from lightbus_tools.timespec import EXAMPLES, parse_time
 
 DEFAULT_LIMIT = 100
 KINDS = ("event", "rpc", "worker", "replay")
+STATUSES = ("ok", "error", "dead", "expired", "timeout")
 STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "expired": "yellow"}
 
 
@@ -33,9 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="only records of this API, e.g. shop")
     parser.add_argument("--name", help="only records of this event or RPC name")
     parser.add_argument("--kind", choices=KINDS, help="only this kind of message")
-    parser.add_argument("--step", help="only this step, e.g. event.failed or rpc.expired")
-    parser.add_argument("--status", help="only this status: ok, error, dead, expired, timeout")
-    parser.add_argument("--service", help="only records written by this service")
+    parser.add_argument(
+        "--step", choices=trace.STEPS, metavar="STEP", help="only this step, e.g. event.failed"
+    )
+    parser.add_argument("--status", choices=STATUSES, help="only records with this status")
+    parser.add_argument("--service", help="only messages sent by this service")
     parser.add_argument("--trace", metavar="TRACE_ID", help="only records of this trace")
     parser.add_argument(
         "--message",
@@ -62,6 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.follow and args.until is not None:
+        print("lightbus inspect: error: --until cannot be used with --follow", file=sys.stderr)
+        return 2
+    if args.workers and (args.follow or args.message):
+        print(
+            "lightbus inspect: error: --workers lists workers; it takes no --follow or --message",
+            file=sys.stderr,
+        )
+        return 2
     settings: dict[str, Any] = {"redis_url": args.redis_url} if args.redis_url else {}
     bus = lightbus.create(**settings)
     return asyncio.run(_run(bus, args))

@@ -189,3 +189,67 @@ def test_inspect_message_shows_every_record_of_one_message(env, raw_redis, capsy
     assert "no records of message" in capsys.readouterr().err
     assert cli(["inspect", "--message", "nope"]) == 2
     assert "not a Lightbus message id" in capsys.readouterr().err
+
+
+def test_inspect_refuses_options_that_do_not_go_together(env, capsys):
+    assert cli(["inspect", "--follow", "--until", "1h"]) == 2
+    assert "--until cannot be used with --follow" in capsys.readouterr().err
+    assert cli(["inspect", "--workers", "--follow"]) == 2
+    assert "--workers lists workers" in capsys.readouterr().err
+
+
+def test_trace_tree_marks_the_asked_message_and_shows_retries(env, raw_redis, capsys):
+    tid = ids.trace_id()
+    root = record("rpc.called", api="shop", name="place", trace_id=tid, service="web")
+    event = record(
+        "event.fired",
+        api="shop",
+        name="placed",
+        trace_id=tid,
+        causation_id=root.id,
+        parent_span_id=root.span_id,
+    )
+    failure = dict(error_type="OSError", error="smtp down", traceback="Traceback...\nOSError")
+    put(
+        raw_redis,
+        root,
+        event,
+        record(
+            "event.failed",
+            id=event.id,
+            trace_id=tid,
+            api="shop",
+            name="placed",
+            listener="mail",
+            attempt=1,
+            status="error",
+            **failure,
+        ),
+        record(
+            "event.handled",
+            id=event.id,
+            trace_id=tid,
+            api="shop",
+            name="placed",
+            listener="mail",
+            attempt=2,
+            status="ok",
+            duration_ms=4.0,
+            handled_by="w-1",
+        ),
+    )
+    assert cli(["trace", event.id, "--tracebacks"]) == 0
+    out = capsys.readouterr().out
+    placed = next(line for line in out.splitlines() if "event shop.placed" in line)
+    assert placed.rstrip().endswith("◀")
+    assert "listener mail: ok (attempt 2)" in out and "on w-1" in out
+    assert "rpc shop.place ok  from web" in out
+    assert "(2 messages)" in out
+
+
+@pytest.mark.parametrize(("option", "value"), [("--status", "failed"), ("--step", "event.broke")])
+def test_inspect_refuses_an_unknown_status_or_step(env, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["inspect", option, value])
+    assert exit_info.value.code == 2
+    assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
