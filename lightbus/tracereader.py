@@ -368,6 +368,11 @@ async def read_trace(
             yield record
 
 
+async def find(bus: Bus | BusClient, message_id: str) -> TraceRecord | None:
+    """The first trace record of one message (see :meth:`TraceReader.find`)."""
+    return await TraceReader(bus).find(message_id)
+
+
 def _ms(value: datetime | int | float) -> int:
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 import lightbus
-from lightbus import ids
+from lightbus import ids, tracereader
 from lightbus.trace import RECORD_VERSION, TraceRecord
 
 KEY = "lightbus:trace"
@@ -145,6 +145,7 @@ async def test_find_starts_near_the_ids_time_and_does_not_scan_the_stream(bus, r
     stats = raw_redis.info("commandstats")
     assert stats["cmdstat_xrange"]["calls"] == 1, "one XRANGE near the id's time, not a scan"
     assert stats.get("cmdstat_xrevrange", {"calls": 0})["calls"] == 0
+    assert (await tracereader.find(bus, wanted)) == found
     steps = [r.record for r in await lightbus.TraceReader(bus).records_of(wanted)]
     assert steps == ["event.fired", "event.handled"]
 
