@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support import wait_until
 
 import lightbus
@@ -167,3 +168,9 @@ def test_each_scheduled_tick_is_one_trace(project, start_worker, raw_redis):
     assert first_tick[0].trace_id == first_tick[1].trace_id
     assert second_tick[0].trace_id != first_tick[0].trace_id
     assert all(r.parent_span_id == "" and r.causation_id == "" for r in records)
+
+
+def test_a_negative_trace_max_age_is_refused():
+    with pytest.raises(lightbus.ConfigError, match="trace_max_age") as info:
+        Settings(trace_max_age=-1)
+    assert info.value.key == "trace_max_age"
