@@ -19,6 +19,7 @@ from lightbus.errors import (
     SyncCallInLoopError,
     UnknownApi,
     UnknownName,
+    ValidationError,
 )
 from lightbus.facade import Bus, create
 from lightbus.logs import TraceLogFilter
@@ -60,6 +61,7 @@ __all__ = [
     "TraceRecord",
     "UnknownApi",
     "UnknownName",
+    "ValidationError",
     "build_tree",
     "create",
     "current_trace",

@@ -35,6 +35,7 @@ from lightbus.rpc import ReplyReader
 from lightbus.schedule import Schedule
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
+from lightbus.validation import Checkers, remote_validation_error
 
 logger = logging.getLogger("lightbus")
 
@@ -66,6 +67,7 @@ class BusClient:
         self._redis: Any = None
         self._replies: ReplyReader | None = None
         self._specs: dict[tuple[str, str, str], ArgSpec] = {}
+        self.checkers = Checkers(self)
         self._remote: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._buffer: list[trace.TraceRecord] = []
         self._flusher: asyncio.TimerHandle | None = None
@@ -237,6 +239,8 @@ class BusClient:
         """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result."""
         spec = await self.spec(api, name, "rpc")
         spec.check((), kwargs)
+        checker = await self.checkers.get(api, name, "rpc")
+        kwargs = checker.outgoing(kwargs)
         timeout = timeout or self.settings.rpc_timeouts.get(api) or self.settings.rpc_timeout
         if self._replies is None:
             self._replies = ReplyReader(self)
@@ -286,6 +290,9 @@ class BusClient:
             returned.error = reply.error.message
         self._buffer_record(returned)
         if reply.error:
+            invalid = remote_validation_error(api, name, reply.error)
+            if invalid is not None:
+                raise invalid
             raise RemoteError(
                 api=api,
                 name=name,
@@ -293,7 +300,7 @@ class BusClient:
                 remote_message=reply.error.message,
                 remote_traceback=reply.error.traceback,
             )
-        return reply.result
+        return checker.result_in(reply.result)
 
     async def serve_call(self, call: Message) -> Any:
         """Run one incoming call against the local API (used by the worker)."""
@@ -305,9 +312,12 @@ class BusClient:
             raise UnknownName(call.api, call.name, kind="rpc", known=definition.rpcs)
         spec = await self.spec(call.api, call.name, "rpc")
         spec.check((), call.kwargs)
-        return await self.invoke(
-            rpc.method, trace=(call.trace_id, call.span_id, call.id), **call.kwargs
+        checker = await self.checkers.get(call.api, call.name, "rpc")
+        kwargs = checker.incoming(call.kwargs, "worker")
+        result = await self.invoke(
+            rpc.method, trace=(call.trace_id, call.span_id, call.id), **kwargs
         )
+        return checker.result_out(result)
 
     # ---------------------------------------------------------------- events
 
@@ -316,6 +326,7 @@ class BusClient:
         spec = await self.spec(api, name, "event")
         spec.check((), kwargs)
         kwargs = spec.with_defaults(kwargs)
+        kwargs = (await self.checkers.get(api, name, "event")).outgoing(kwargs)
         message = self.make_message("event", api, name, kwargs=kwargs, **options)
         data = self._encode(message)
         async with self.redis.pipeline(transaction=False) as pipe:

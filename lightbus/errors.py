@@ -10,7 +10,8 @@ The tree::
     ├── UnknownApi                  no API of that name is registered here or live on the bus
     ├── UnknownName                 the API has no RPC or event of that name
     ├── InvalidArguments            positional, missing or unexpected arguments
-    │   └── NotSerializable         an argument or result cannot be sent as JSON
+    │   ├── NotSerializable         an argument or result cannot be sent as JSON
+    │   └── ValidationError         a value does not match the schema (names the field path)
     ├── PayloadTooLarge             the encoded message is over the size limit
     ├── RpcTimeout                  no result arrived before the call's deadline
     └── RemoteError                 the remote handler raised; carries its type and traceback
@@ -103,6 +104,61 @@ class InvalidArguments(LightbusError, TypeError):
 
 class NotSerializable(InvalidArguments):
     """An argument (or a result) cannot be encoded as JSON."""
+
+
+class ValidationError(InvalidArguments):
+    """An argument, an event field or an RPC result does not match the schema.
+
+    Attributes:
+        api, name: the RPC or event.
+        field: the path of the bad value, e.g. ``order.lines[0].sku`` (empty for the
+            whole result).
+        problem: what is wrong with it, e.g. ``Expected `int`, got `str```.
+        part: ``"parameters"`` or ``"result"``.
+        side: who checked it: ``"caller"``, ``"worker"`` (the RPC server),
+            ``"firer"`` or ``"listener"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api: str,
+        name: str,
+        field: str,
+        problem: str,
+        part: str = "parameters",
+        side: str = "caller",
+    ) -> None:
+        self.problem = problem
+        self.part = part
+        self.side = side
+        if part == "result":
+            where = f"its result at {field!r}" if field else "its result"
+        else:
+            where = f"argument {field!r}" if field else "its arguments"
+        remote = " (rejected by the worker)" if side == "worker" else ""
+        super().__init__(
+            f"{api}.{name}: {where} is invalid: {problem}{remote}. "
+            f"Fix the value, or see `lightbus dumpschema` for the expected types.",
+            api=api,
+            name=name,
+            field=field,
+        )
+
+    def detail(self) -> dict[str, str]:
+        """The fields that let the other side of an RPC raise this error again."""
+        return {"field": self.field, "problem": self.problem, "part": self.part}
+
+    @classmethod
+    def from_detail(cls, api: str, name: str, detail: dict[str, str]) -> ValidationError:
+        return cls(
+            api=api,
+            name=name,
+            field=detail.get("field", ""),
+            problem=detail.get("problem", ""),
+            part=detail.get("part", "parameters"),
+            side="worker",
+        )
 
 
 class PayloadTooLarge(LightbusError):

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from lightbus import context, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
 from lightbus.deadletter import DeadLetter
+from lightbus.errors import ValidationError
 from lightbus.message import Message, now_ms
 
 if TYPE_CHECKING:
@@ -211,11 +212,18 @@ class ListenerRunner:
             started = time.perf_counter()
             queued_ms = max(0, now_ms() - message.sent_at)
             try:
+                kwargs = await self._checked_kwargs(message)
+            except ValidationError as exc:
+                # Retrying cannot make a bad payload good: dead-letter it at once.
+                logger.error("Listener %s refused %s: %s", self.listener.name, message.id, exc)
+                await self._dead_letter(entry, message, exc, "", entry.attempt)
+                return
+            try:
                 await client.invoke(
                     self.listener.handler,
                     message,
                     trace=(message.trace_id, message.span_id, message.id),
-                    **message.kwargs,
+                    **kwargs,
                 )
             except Exception as exc:
                 tb = traceback.format_exc()
@@ -238,6 +246,11 @@ class ListenerRunner:
                 client.tracer.add(pipe, record)
                 await pipe.execute()
             return
+
+    async def _checked_kwargs(self, message: Message) -> dict[str, Any]:
+        """The event's kwargs, validated and cast to the event's parameter types if known."""
+        checker = await self.client.checkers.for_listener(message.api, message.name)
+        return message.kwargs if checker is None else checker.incoming(message.kwargs, "listener")
 
     async def _failed(
         self,

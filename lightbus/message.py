@@ -30,6 +30,7 @@ class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     type: str
     message: str = ""
     traceback: str = ""
+    detail: dict[str, str] | None = None  # structured context, e.g. a validation error's field
 
 
 class Message(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -3,7 +3,9 @@
 Each worker publishes the schema of every API it serves (``<prefix>:schema:<api>``,
 with a TTL it refreshes) and a heartbeat (a field of the ``<prefix>:workers`` hash).
 Callers read schemas to check arguments and to learn which APIs exist; the tools list
-workers with :func:`list_workers`.
+workers with :func:`list_workers`. Each heartbeat carries the hash of every schema the
+worker serves, so two live workers serving one API with different schemas (a clash:
+callers would be checked against whichever wrote last) are found by :func:`clashes`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Heartbeat(msgspec.Struct, kw_only=True):
     listeners: list[str] = []
     version: str = ""
     in_flight: int = 0
+    schemas: dict[str, str] = {}  # api -> schema_hash of the schema this worker serves
     started_at: float = 0.0
     ts: float = 0.0
     interval: float = 5.0
@@ -122,3 +125,29 @@ async def workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[H
     return await guarded(
         client.settings, list_workers(client.redis, client.keys, include_dead=include_dead)
     )
+
+
+def decode_heartbeats(entries: dict[Any, bytes]) -> list[Heartbeat]:
+    """Heartbeats from a raw ``HGETALL`` of the workers hash, skipping bad entries."""
+    found = []
+    for raw in entries.values():
+        try:
+            found.append(_decode_heartbeat(raw))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    return found
+
+
+def clashes(workers: list[Heartbeat]) -> dict[str, dict[str, list[str]]]:
+    """APIs served by live workers with different schemas: ``{api: {hash: [process...]}}``."""
+    seen: dict[str, dict[str, list[str]]] = {}
+    for worker in workers:
+        if not worker.alive:
+            continue
+        for api, digest in worker.schemas.items():
+            seen.setdefault(api, {}).setdefault(digest, []).append(worker.process)
+    return {
+        api: {digest: sorted(procs) for digest, procs in sorted(by_hash.items())}
+        for api, by_hash in sorted(seen.items())
+        if len(by_hash) > 1
+    }

@@ -20,7 +20,7 @@ import msgspec
 
 from lightbus import context, ids, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
-from lightbus.errors import LightbusError
+from lightbus.errors import LightbusError, ValidationError
 from lightbus.message import ErrorInfo, Message, now_ms
 
 if TYPE_CHECKING:
@@ -204,4 +204,7 @@ def _error_info(error: BaseException | None, tb: str, cap: int) -> ErrorInfo | N
         return None
     if len(tb) > cap:
         tb = "...\n" + tb[-cap:]
-    return ErrorInfo(type=trace.qualified_name(type(error)), message=str(error), traceback=tb)
+    detail = error.detail() if isinstance(error, ValidationError) else None
+    return ErrorInfo(
+        type=trace.qualified_name(type(error)), message=str(error), traceback=tb, detail=detail
+    )

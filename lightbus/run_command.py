@@ -14,6 +14,9 @@ import os
 import sys
 
 from lightbus.logs import TraceLogFilter
+from lightbus.client import BusClient
+from lightbus.errors import ConfigError
+from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
 from lightbus.worker import Worker, import_bus
 
@@ -73,4 +76,26 @@ def main(args: argparse.Namespace) -> int:
         handler.addFilter(TraceLogFilter())
     module_name = args.module or Settings.resolve().module
     bus = import_bus(module_name)
+    for path in args.schema:
+        add_schemas(bus.client, path)
     return asyncio.run(Worker(bus.client).run())
+
+
+def add_schemas(client: BusClient, path: str) -> list[str]:
+    """Load schemas for APIs this process does not define; return the API names added.
+
+    Raises :class:`~lightbus.errors.ConfigError` for a file that is missing, not JSON or
+    not a schema.
+    """
+    try:
+        schemas = load_schemas(path)
+    except SchemaFileError as exc:
+        raise ConfigError(f"--schema: {exc}", key="schema") from None
+    added = []
+    for api, schema in schemas.items():
+        if api in client.apis:
+            continue  # the local definition, with its types, wins
+        client.schemas[api] = schema
+        added.append(api)
+    logging.getLogger("lightbus").info("Loaded schemas from %s: %s", path, ", ".join(added))
+    return added

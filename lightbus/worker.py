@@ -26,6 +26,7 @@ from lightbus.errors import BusModuleError
 from lightbus.message import HOST
 from lightbus.rpc import RpcServer
 from lightbus.schedule import run_schedule
+from lightbus.schema import schema_hash
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -96,6 +97,7 @@ class Worker:
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self._signals = 0
+        self._clashes_reported: set[tuple[str, str]] = set()
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -214,6 +216,7 @@ class Worker:
             started_at=self.started_at,
             ts=time.time(),
             interval=client.settings.heartbeat_interval,
+            schemas={api: schema_hash(client.schemas[api]) for api in sorted(client.apis)},
         )
 
     async def _publish(self, *, started: bool = False) -> None:
@@ -234,7 +237,29 @@ class Worker:
                     version=VERSION,
                 )
                 client.tracer.add(pipe, record)
-            await pipe.execute()
+            pipe.hgetall(client.keys.workers)
+            results = await pipe.execute()
+        self._report_clashes(registry.decode_heartbeats(results[-1]))
+
+    def _report_clashes(self, workers: list[registry.Heartbeat]) -> None:
+        """Warn (once per other schema) when a live worker serves one of our APIs differently."""
+        for api, by_hash in registry.clashes(workers).items():
+            if api not in self.client.apis:
+                continue
+            for digest, processes in by_hash.items():
+                others = [p for p in processes if p != self.client.settings.process_name]
+                if not others or (api, digest) in self._clashes_reported:
+                    continue
+                self._clashes_reported.add((api, digest))
+                logger.warning(
+                    "API %r is also served by %s with a different schema (%s, ours %s): callers "
+                    "are checked against whichever worker published last. Deploy one version, "
+                    "or compare them with `lightbus schema check live <file>`.",
+                    api,
+                    ", ".join(others),
+                    digest,
+                    schema_hash(self.client.schemas[api]),
+                )
 
     async def _heartbeats(self) -> None:
         interval = self.client.settings.heartbeat_interval
