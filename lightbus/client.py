@@ -326,7 +326,7 @@ class BusClient:
         spec = await self.spec(api, name, "event")
         spec.check((), kwargs)
         kwargs = spec.with_defaults(kwargs)
-        kwargs = (await self.checkers.get(api, name, "event")).outgoing(kwargs)
+        kwargs = (await self.checkers.get(api, name, "event")).outgoing(kwargs, "firer")
         message = self.make_message("event", api, name, kwargs=kwargs, **options)
         data = self._encode(message)
         async with self.redis.pipeline(transaction=False) as pipe:

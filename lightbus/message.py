@@ -134,3 +134,21 @@ def _not_serializable(message: Message, exc: Exception) -> NotSerializable:
         api=message.api,
         name=message.name,
     )
+
+
+# The envelope without its payload, as documented for other programs (AsyncAPI headers).
+_PAYLOAD_FIELDS = frozenset({"kwargs", "result", "error", "attempt"})
+REPLY_FIELD = "reply_to"
+
+
+def envelope_schema() -> dict[str, Any]:
+    """JSON Schema of the envelope fields every message carries beside its payload."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for field in msgspec.structs.fields(Message):
+        if field.encode_name in _PAYLOAD_FIELDS:
+            continue
+        properties[field.encode_name] = msgspec.json.schema(field.type)
+        if field.required:
+            required.append(field.encode_name)
+    return {"type": "object", "properties": properties, "required": required}

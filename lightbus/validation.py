@@ -48,7 +48,7 @@ class Checker:
     name: str
     enforce: bool
 
-    def outgoing(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def outgoing(self, kwargs: dict[str, Any], side: str = "caller") -> dict[str, Any]:
         raise NotImplementedError
 
     def incoming(self, kwargs: dict[str, Any], side: str) -> dict[str, Any]:
@@ -133,13 +133,13 @@ class TypedChecker(Checker):
     def _extras(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in kwargs.items() if k not in self.names}
 
-    def outgoing(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def outgoing(self, kwargs: dict[str, Any], side: str = "caller") -> dict[str, Any]:
         if self.trivial:
             return kwargs  # names were checked by the ArgSpec; values may be anything
         data = self._json_kwargs(kwargs)
         if not self.enforce:
             return data
-        checked = self._convert(data, self.struct, "parameters", "caller")
+        checked = self._convert(data, self.struct, "parameters", side)
         out: dict[str, Any] = msgspec.to_builtins(checked)
         if self.accepts_any:
             out.update(self._extras(data))
@@ -209,10 +209,10 @@ class SchemaChecker(Checker):
                 field = f"{field}.{named['field']}" if field else named["field"]
             raise self._error(field, problem, part, side) from None
 
-    def outgoing(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def outgoing(self, kwargs: dict[str, Any], side: str = "caller") -> dict[str, Any]:
         data = self._json_kwargs(kwargs)
         if self.enforce:
-            self._check(self.params, data, "parameters", "caller")
+            self._check(self.params, data, "parameters", side)
         return data
 
     def incoming(self, kwargs: dict[str, Any], side: str) -> dict[str, Any]:
