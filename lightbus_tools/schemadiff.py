@@ -212,8 +212,8 @@ class Differ:
         old, new = os.resolve(old), ns.resolve(new)
         before, after = old.get("properties", {}), new.get("properties", {})
         req_before, req_after = set(old.get("required", ())), set(new.get("required", ()))
-        extras_after = new.get("additionalProperties", False) is not False
-        extras_before = old.get("additionalProperties", False) is not False
+        extras_after = new.get("additionalProperties", True) is not False
+        extras_before = old.get("additionalProperties", True) is not False
         event = kind == "event"
         noun = "field" if event or path else "parameter"
         for key in sorted(set(before) | set(after)):
