@@ -9,7 +9,7 @@ common ones a person writes by hand: ``type``, ``properties``, ``required``,
 ``enum``, ``const``, ``anyOf``/``oneOf`` (both taken as "any of"), ``allOf``, ``not``,
 ``$ref`` to ``#/$defs/...`` or ``#/definitions/...``, numeric bounds, ``multipleOf``,
 ``min/maxLength``, ``pattern``, ``min/maxProperties``, ``propertyNames``, the formats
-``date-time``, ``date``, ``time``, ``uuid`` and ``decimal``, and base64
+``date-time``, ``date``, ``time``, ``duration``, ``uuid`` and ``decimal``, and base64
 ``contentEncoding``. Other keywords are ignored, as JSON Schema says.
 
 Problems are worded like msgspec's (``Expected `int`, got `str```), so a caller sees the
@@ -114,6 +114,17 @@ _FORMAT_CHECKS = {
     "uuid": _parse_format(uuid.UUID, "uuid"),
     "decimal": _parse_format(decimal.Decimal, "decimal"),
 }
+_DURATION = re.compile(
+    r"^-?P(?!$)(\d+(\.\d+)?[WD])?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+)
+
+
+def _duration(text: str) -> None:
+    if not _DURATION.match(text):
+        raise ValueError(text)
+
+
+_FORMAT_CHECKS["duration"] = _parse_format(_duration, "duration")
 _BASE64 = _parse_format(lambda s: base64.b64decode(s, validate=True), "base64")
 
 

@@ -37,6 +37,11 @@ class Point(NamedTuple):
     y: int = 0
 
 
+class Money(msgspec.Struct):
+    amount: int
+    currency: str
+
+
 class Person(TypedDict):
     name: str
     age: int
@@ -71,6 +76,23 @@ CASES: list[tuple[str, Any, Any, Any, dict[str, Any], Any]] = [
     ("date", datetime.date, datetime.date(2025, 1, 2), "2025-01-02", {"format": "date"}, "2025"),
     ("time", datetime.time, datetime.time(3, 4), "03:04:00", {"format": "time"}, "25:00"),
     ("enum", Color, Color.RED, "red", {"$ref": "#/$defs/Color"}, "green"),
+    (
+        "timedelta",
+        datetime.timedelta,
+        datetime.timedelta(seconds=90),
+        "PT90S",
+        {"format": "duration"},
+        "x",
+    ),
+    ("frozenset", frozenset[int], frozenset({1}), [1], {"uniqueItems": True}, ["a"]),
+    (
+        "struct",
+        Money,
+        Money(5, "EUR"),
+        {"amount": 5, "currency": "EUR"},
+        {"$ref": "#/$defs/Money"},
+        {"amount": 5},
+    ),
     (
         "optional",
         Optional[int],  # noqa: UP045 - the spelling users write
