@@ -310,10 +310,11 @@ class BusClient:
         rpc = definition.rpcs.get(call.name)
         if rpc is None:
             raise UnknownName(call.api, call.name, kind="rpc", known=definition.rpcs)
+        checker = await self.checkers.get(call.api, call.name, "rpc")
+        # Validation first: its ValidationError (names included) travels back intact.
+        kwargs = checker.incoming(call.kwargs, "worker")
         spec = await self.spec(call.api, call.name, "rpc")
         spec.check((), call.kwargs)
-        checker = await self.checkers.get(call.api, call.name, "rpc")
-        kwargs = checker.incoming(call.kwargs, "worker")
         result = await self.invoke(
             rpc.method, trace=(call.trace_id, call.span_id, call.id), **kwargs
         )

@@ -18,114 +18,22 @@ same message whichever side found it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
-import decimal
-import json
-import re
-import uuid
-from collections.abc import Callable
 from typing import Any
 
-Check = Callable[[Any], None]
-
-_TYPE_NAMES = {
-    "string": "str",
-    "integer": "int",
-    "number": "float",
-    "boolean": "bool",
-    "null": "null",
-    "array": "array",
-    "object": "object",
-}
-
-
-class Invalid(Exception):
-    """A value does not match; ``path`` is filled in (innermost first) as it unwinds."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.steps: list[str | int] = []
-
-    @property
-    def path(self) -> str:
-        """The path of the bad value: ``order.lines[0].sku``."""
-        text = ""
-        for step in reversed(self.steps):
-            text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
-        return text
-
-
-def got(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    return type(value).__name__
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "null":
-        return value is None
-    if kind == "array":
-        return isinstance(value, list | tuple)
-    if kind == "object":
-        return isinstance(value, dict)
-    return True
-
-
-def _accept(value: Any) -> None:
-    return None
-
-
-def _reject(value: Any) -> None:
-    raise Invalid("No value is allowed here")
-
-
-def _parse_format(parse: Callable[[str], Any], name: str) -> Check:
-    def check(value: Any) -> None:
-        if isinstance(value, str):
-            try:
-                parse(value)
-            except (ValueError, ArithmeticError, binascii.Error):
-                raise Invalid(f"Invalid {name} string {value!r}") from None
-
-    return check
-
-
-_FORMAT_CHECKS = {
-    "date-time": _parse_format(datetime.datetime.fromisoformat, "datetime"),
-    "date": _parse_format(datetime.date.fromisoformat, "date"),
-    "time": _parse_format(datetime.time.fromisoformat, "time"),
-    "uuid": _parse_format(uuid.UUID, "uuid"),
-    "decimal": _parse_format(decimal.Decimal, "decimal"),
-}
-_DURATION = re.compile(
-    r"^-?P(?!$)(\d+(\.\d+)?[WD])?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+from lightbus.jsonchecks import (
+    TYPE_NAMES,
+    Check,
+    Invalid,
+    accept,
+    enum_check,
+    got,
+    not_check,
+    reject,
+    scalar_checks,
+    type_check,
 )
 
-
-def _duration(text: str) -> None:
-    if not _DURATION.match(text):
-        raise ValueError(text)
-
-
-_FORMAT_CHECKS["duration"] = _parse_format(_duration, "duration")
-_BASE64 = _parse_format(lambda s: base64.b64decode(s, validate=True), "base64")
+__all__ = ["Check", "Invalid", "compile_schema"]
 
 
 class _Compiler:
@@ -156,9 +64,9 @@ class _Compiler:
 
     def compile(self, schema: Any) -> Check:
         if schema is True or schema == {}:
-            return _accept
+            return accept
         if schema is False:
-            return _reject
+            return reject
         if not isinstance(schema, dict):
             raise ValueError(f"a schema must be an object or a boolean, got {schema!r}")
         checks: list[Check] = []
@@ -166,25 +74,34 @@ class _Compiler:
             checks.append(self.ref(schema["$ref"]))
         kinds = schema.get("type")
         if kinds is not None:
-            checks.append(_type_check([kinds] if isinstance(kinds, str) else list(kinds)))
+            checks.append(type_check([kinds] if isinstance(kinds, str) else list(kinds)))
         if "enum" in schema:
-            checks.append(_enum_check(schema["enum"]))
+            checks.append(enum_check(schema["enum"]))
         if "const" in schema:
-            checks.append(_enum_check([schema["const"]]))
+            checks.append(enum_check([schema["const"]]))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 checks.append(self._any_of(schema[key]))
         for sub in schema.get("allOf", ()):
             checks.append(self.compile(sub))
         if "not" in schema:
-            checks.append(_not_check(self.compile(schema["not"])))
-        checks.extend(_scalar_checks(schema))
+            checks.append(not_check(self.compile(schema["not"])))
+        checks.extend(scalar_checks(schema))
+        if "propertyNames" in schema:
+            names = self.compile(schema["propertyNames"])
+
+            def property_names(value: Any) -> None:
+                if isinstance(value, dict):
+                    for key in value:
+                        names(key)
+
+            checks.append(property_names)
         if any(k in schema for k in ("properties", "required", "additionalProperties")):
             checks.append(self._object(schema))
         if any(k in schema for k in ("items", "prefixItems")):
             checks.append(self._array(schema))
         if not checks:
-            return _accept
+            return accept
         if len(checks) == 1:
             return checks[0]
         frozen = tuple(checks)
@@ -266,7 +183,7 @@ class _Compiler:
                 try:
                     check(item)
                 except Invalid as exc:
-                    if check is _reject:
+                    if check is reject:
                         too_long = Invalid(f"Expected an array of at most {len(prefix)} items")
                         raise too_long from None
                     exc.steps.append(index)
@@ -277,143 +194,10 @@ class _Compiler:
 
 def _option_name(option: Any) -> str:
     if isinstance(option, dict) and isinstance(option.get("type"), str):
-        return str(_TYPE_NAMES.get(option["type"], option["type"]))
+        return str(TYPE_NAMES.get(option["type"], option["type"]))
     if isinstance(option, dict) and "$ref" in option:
         return str(option["$ref"]).rsplit("/", 1)[-1]
     return "..."
-
-
-def _type_check(kinds: list[str]) -> Check:
-    names = " | ".join(_TYPE_NAMES.get(k, k) for k in kinds)
-    if len(kinds) == 1:
-        kind = kinds[0]
-
-        def check_one(value: Any) -> None:
-            if not _is_type(value, kind):
-                raise Invalid(f"Expected `{names}`, got `{got(value)}`")
-
-        return check_one
-
-    def check_many(value: Any) -> None:
-        if not any(_is_type(value, k) for k in kinds):
-            raise Invalid(f"Expected `{names}`, got `{got(value)}`")
-
-    return check_many
-
-
-def _canonical(value: Any) -> str:
-    # json text distinguishes 1 from true and 1 from "1", as JSON Schema equality does
-    return json.dumps(value, sort_keys=True)
-
-
-def _enum_check(values: list[Any]) -> Check:
-    allowed = {_canonical(v) for v in values}
-    shown = ", ".join(json.dumps(v) for v in values)
-
-    def check(value: Any) -> None:
-        try:
-            key = _canonical(value)
-        except TypeError:
-            key = ""
-        if key not in allowed:
-            raise Invalid(
-                f"Invalid value {json.dumps(value, default=str)}, expected one of {shown}"
-            )
-
-    return check
-
-
-def _not_check(inner: Check) -> Check:
-    def check(value: Any) -> None:
-        try:
-            inner(value)
-        except Invalid:
-            return
-        raise Invalid("The value matches a schema it must not match")
-
-    return check
-
-
-def _scalar_checks(schema: dict[str, Any]) -> list[Check]:
-    checks: list[Check] = []
-    bounds = [
-        ("minimum", lambda v, b: v >= b, ">="),
-        ("maximum", lambda v, b: v <= b, "<="),
-        ("exclusiveMinimum", lambda v, b: v > b, ">"),
-        ("exclusiveMaximum", lambda v, b: v < b, "<"),
-    ]
-    for key, ok, sign in bounds:
-        if key in schema:
-            checks.append(_number_bound(schema[key], ok, sign))
-    if "multipleOf" in schema:
-        step = schema["multipleOf"]
-
-        def multiple(value: Any) -> None:
-            if _is_type(value, "number") and (value / step) % 1:
-                raise Invalid(f"Expected a multiple of {step}")
-
-        checks.append(multiple)
-    for key, compare, word in (("minLength", int.__ge__, ">="), ("maxLength", int.__le__, "<=")):
-        if key in schema:
-            checks.append(_length(schema[key], compare, f"Expected `str` of length {word}", str))
-    for key, compare, word in (("minItems", int.__ge__, ">="), ("maxItems", int.__le__, "<=")):
-        if key in schema:
-            checks.append(_length(schema[key], compare, f"Expected `array` of length {word}", list))
-    for key, compare, word in (
-        ("minProperties", int.__ge__, ">="),
-        ("maxProperties", int.__le__, "<="),
-    ):
-        if key in schema:
-            checks.append(
-                _length(schema[key], compare, f"Expected `object` of length {word}", dict)
-            )
-    if "pattern" in schema:
-        pattern = re.compile(schema["pattern"])
-
-        def match(value: Any) -> None:
-            if isinstance(value, str) and not pattern.search(value):
-                raise Invalid(f"Expected `str` matching regex {pattern.pattern!r}")
-
-        checks.append(match)
-    if schema.get("format") in _FORMAT_CHECKS:
-        checks.append(_FORMAT_CHECKS[schema["format"]])
-    if schema.get("contentEncoding") == "base64":
-        checks.append(_BASE64)
-    if schema.get("uniqueItems"):
-
-        def unique(value: Any) -> None:
-            if isinstance(value, list | tuple) and len({_canonical(v) for v in value}) < len(value):
-                raise Invalid("Expected an array of unique items")
-
-        checks.append(unique)
-    if "propertyNames" in schema:
-        names = _Compiler({}).compile(schema["propertyNames"])
-
-        def property_names(value: Any) -> None:
-            if isinstance(value, dict):
-                for key in value:
-                    names(key)
-
-        checks.append(property_names)
-    return checks
-
-
-def _number_bound(bound: Any, ok: Callable[[Any, Any], bool], sign: str) -> Check:
-    def check(value: Any) -> None:
-        if _is_type(value, "number") and not ok(value, bound):
-            raise Invalid(f"Expected a number {sign} {bound}")
-
-    return check
-
-
-def _length(limit: int, compare: Callable[[int, int], bool], text: str, kind: type) -> Check:
-    kinds: Any = (list, tuple) if kind is list else kind
-
-    def check(value: Any) -> None:
-        if isinstance(value, kinds) and not compare(len(value), limit):
-            raise Invalid(f"{text} {limit}")
-
-    return check
 
 
 def compile_schema(schema: Any) -> Check:

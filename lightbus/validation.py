@@ -103,15 +103,18 @@ class TypedChecker(Checker):
         self.api, self.name, self.enforce = api, name, enforce
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         self.types: dict[str, Any] = {}
-        for param in params:
+        # Attributes are p0, p1...: an event parameter's name need not be an identifier.
+        self.attrs: dict[str, str] = {}
+        for index, param in enumerate(params):
             tp, _ = usable(param.type)
             self.types[param.name] = tp
+            attr = self.attrs[param.name] = f"p{index}"
             if param.required:
-                fields.append((param.name, tp))
+                fields.append((attr, tp))
             else:
                 # UNSET, not the user's default: the handler's own default then applies,
                 # and mutable defaults need no copying here.
-                fields.append((param.name, Union[tp, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+                fields.append((attr, Union[tp, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
         self.names = frozenset(self.types)
         self.accepts_any = accepts_any
         self.struct = msgspec.defstruct(
@@ -119,6 +122,7 @@ class TypedChecker(Checker):
             fields,
             kw_only=True,
             forbid_unknown_fields=not accepts_any,
+            rename={attr: pname for pname, attr in self.attrs.items()},
         )
         self.trivial = all(tp is Any for tp in self.types.values())
         self.returns, _ = usable(returns)
@@ -156,9 +160,9 @@ class TypedChecker(Checker):
             return self._cast_leniently(kwargs)
         checked = self._convert(kwargs, self.struct, "parameters", side)
         values = {
-            f: v
-            for f in self.struct.__struct_fields__
-            if (v := getattr(checked, f)) is not msgspec.UNSET
+            pname: v
+            for pname, attr in self.attrs.items()
+            if (v := getattr(checked, attr)) is not msgspec.UNSET
         }
         if self.accepts_any:
             values.update(self._extras(kwargs))

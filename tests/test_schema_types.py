@@ -374,3 +374,13 @@ def test_schema_files_round_trip(tmp_path):
     (tmp_path / "dir").mkdir()
     (tmp_path / "dir" / "file.json").write_text(msgspec.json.encode(schema).decode())
     assert load_schemas(tmp_path / "dir") == {"file": schema}
+
+
+def test_event_parameter_names_need_not_be_identifiers():
+    params = (Parameter("order-id", int), Parameter("class", str, "a"))
+    typed = TypedChecker("odd", "named", params)
+    assert typed.incoming({"order-id": 1}, "listener") == {"order-id": 1}
+    assert typed.outgoing({"order-id": 1, "class": "b"}) == {"order-id": 1, "class": "b"}
+    with pytest.raises(ValidationError) as info:
+        typed.incoming({"order-id": "1"}, "listener")
+    assert info.value.field == "order-id"

@@ -71,6 +71,13 @@ def record(event, when, qty):
 WHEN = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 
 
+class _LooseShop(Api):
+    class Meta:
+        name = "shop"
+
+    def kinds(self, when: datetime.datetime, address: dict, gift: bool = False) -> list: ...
+
+
 @pytest.fixture
 def shop(project, start_worker):
     folder = project(SHOP)
@@ -120,6 +127,11 @@ def test_worker_rejects_bad_arguments_and_the_caller_gets_a_validation_error(
     assert (error.api, error.name, error.field, error.side) == ("shop", "kinds", "when", "worker")
     assert "rejected by the worker" in str(error)
     assert len(trace_steps(raw_redis, trace.RPC_CALLED)) == 1
+    unchecked = bus_factory(validate=False)
+    unchecked.client.register_api(_LooseShop())  # this caller believes in an extra parameter
+    with pytest.raises(ValidationError) as info:
+        unchecked.shop.kinds(when=WHEN, address={"street": "x"}, gift=True)
+    assert (info.value.field, info.value.side) == ("gift", "worker")
 
 
 def test_worker_validates_its_result(shop, bus_factory):

@@ -1,0 +1,244 @@
+"""The leaf checks of the JSON Schema validator: types, enums, bounds, lengths, formats.
+
+:mod:`lightbus.jsonvalidate` compiles a schema into a tree of these closures. Each takes
+a value and raises :class:`Invalid` with a problem worded like msgspec's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import decimal
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+Check = Callable[[Any], None]
+
+TYPE_NAMES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "null": "null",
+    "array": "array",
+    "object": "object",
+}
+
+
+class Invalid(Exception):
+    """A value does not match; ``path`` is filled in (innermost first) as it unwinds."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.steps: list[str | int] = []
+
+    @property
+    def path(self) -> str:
+        """The path of the bad value: ``order.lines[0].sku``."""
+        text = ""
+        for step in reversed(self.steps):
+            text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+        return text
+
+
+def got(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return type(value).__name__
+
+
+def is_type(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "null":
+        return value is None
+    if kind == "array":
+        return isinstance(value, list | tuple)
+    if kind == "object":
+        return isinstance(value, dict)
+    return True
+
+
+def accept(value: Any) -> None:
+    return None
+
+
+def reject(value: Any) -> None:
+    raise Invalid("No value is allowed here")
+
+
+def _parse_format(parse: Callable[[str], Any], name: str) -> Check:
+    def check(value: Any) -> None:
+        if isinstance(value, str):
+            try:
+                parse(value)
+            except (ValueError, ArithmeticError, binascii.Error):
+                raise Invalid(f"Invalid {name} string {value!r}") from None
+
+    return check
+
+
+_FORMAT_CHECKS = {
+    "date-time": _parse_format(datetime.datetime.fromisoformat, "datetime"),
+    "date": _parse_format(datetime.date.fromisoformat, "date"),
+    "time": _parse_format(datetime.time.fromisoformat, "time"),
+    "uuid": _parse_format(uuid.UUID, "uuid"),
+    "decimal": _parse_format(decimal.Decimal, "decimal"),
+}
+_DURATION = re.compile(
+    r"^-?P(?!$)(\d+(\.\d+)?[WD])?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+)
+
+
+def _duration(text: str) -> None:
+    if not _DURATION.match(text):
+        raise ValueError(text)
+
+
+_FORMAT_CHECKS["duration"] = _parse_format(_duration, "duration")
+_BASE64 = _parse_format(lambda s: base64.b64decode(s, validate=True), "base64")
+
+
+def type_check(kinds: list[str]) -> Check:
+    names = " | ".join(TYPE_NAMES.get(k, k) for k in kinds)
+    if len(kinds) == 1:
+        kind = kinds[0]
+
+        def check_one(value: Any) -> None:
+            if not is_type(value, kind):
+                raise Invalid(f"Expected `{names}`, got `{got(value)}`")
+
+        return check_one
+
+    def check_many(value: Any) -> None:
+        if not any(is_type(value, k) for k in kinds):
+            raise Invalid(f"Expected `{names}`, got `{got(value)}`")
+
+    return check_many
+
+
+def canonical(value: Any) -> str:
+    # json text distinguishes 1 from true and 1 from "1", as JSON Schema equality does
+    return json.dumps(value, sort_keys=True)
+
+
+def enum_check(values: list[Any]) -> Check:
+    allowed = {canonical(v) for v in values}
+    shown = ", ".join(json.dumps(v) for v in values)
+
+    def check(value: Any) -> None:
+        try:
+            key = canonical(value)
+        except TypeError:
+            key = ""
+        if key not in allowed:
+            raise Invalid(
+                f"Invalid value {json.dumps(value, default=str)}, expected one of {shown}"
+            )
+
+    return check
+
+
+def not_check(inner: Check) -> Check:
+    def check(value: Any) -> None:
+        try:
+            inner(value)
+        except Invalid:
+            return
+        raise Invalid("The value matches a schema it must not match")
+
+    return check
+
+
+_LENGTHS: dict[str, type] = {
+    "minLength": str,
+    "maxLength": str,
+    "minItems": list,
+    "maxItems": list,
+    "minProperties": dict,
+    "maxProperties": dict,
+}
+
+
+def scalar_checks(schema: dict[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    bounds = [
+        ("minimum", lambda v, b: v >= b, ">="),
+        ("maximum", lambda v, b: v <= b, "<="),
+        ("exclusiveMinimum", lambda v, b: v > b, ">"),
+        ("exclusiveMaximum", lambda v, b: v < b, "<"),
+    ]
+    for key, ok, sign in bounds:
+        if key in schema:
+            checks.append(_number_bound(schema[key], ok, sign))
+    if "multipleOf" in schema:
+        step = schema["multipleOf"]
+
+        def multiple(value: Any) -> None:
+            if is_type(value, "number") and (value / step) % 1:
+                raise Invalid(f"Expected a multiple of {step}")
+
+        checks.append(multiple)
+    for key, kind in _LENGTHS.items():
+        if key in schema:
+            word = ">=" if key.startswith("min") else "<="
+            compare = int.__ge__ if key.startswith("min") else int.__le__
+            name = TYPE_NAMES["array" if kind is list else "object" if kind is dict else "string"]
+            checks.append(
+                _length(schema[key], compare, f"Expected `{name}` of length {word}", kind)
+            )
+    if "pattern" in schema:
+        pattern = re.compile(schema["pattern"])
+
+        def match(value: Any) -> None:
+            if isinstance(value, str) and not pattern.search(value):
+                raise Invalid(f"Expected `str` matching regex {pattern.pattern!r}")
+
+        checks.append(match)
+    if schema.get("format") in _FORMAT_CHECKS:
+        checks.append(_FORMAT_CHECKS[schema["format"]])
+    if schema.get("contentEncoding") == "base64":
+        checks.append(_BASE64)
+    if schema.get("uniqueItems"):
+
+        def unique(value: Any) -> None:
+            if isinstance(value, list | tuple) and len({canonical(v) for v in value}) < len(value):
+                raise Invalid("Expected an array of unique items")
+
+        checks.append(unique)
+    return checks
+
+
+def _number_bound(bound: Any, ok: Callable[[Any, Any], bool], sign: str) -> Check:
+    def check(value: Any) -> None:
+        if is_type(value, "number") and not ok(value, bound):
+            raise Invalid(f"Expected a number {sign} {bound}")
+
+    return check
+
+
+def _length(limit: int, compare: Callable[[int, int], bool], text: str, kind: type) -> Check:
+    kinds: Any = (list, tuple) if kind is list else kind
+
+    def check(value: Any) -> None:
+        if isinstance(value, kinds) and not compare(len(value), limit):
+            raise Invalid(f"{text} {limit}")
+
+    return check
