@@ -34,6 +34,8 @@ from typing import Annotated, Any
 import msgspec
 
 from lightbus.api import ApiDefinition, Parameter
+from lightbus.keys import Keys
+from lightbus.message import REPLY_FIELD, envelope_schema
 
 logger = logging.getLogger("lightbus.schema")
 
@@ -235,6 +237,20 @@ def schema_hash(schema: dict[str, Any]) -> str:
 def dumps(value: Any) -> str:
     """Stable text of a schema document: sorted keys, two-space indent, final newline."""
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- for renderings
+
+
+def channel_address(prefix: str, api: str, event: str = "") -> str:
+    """The Redis key an AsyncAPI channel stands for: an event's stream, or the RPC queue."""
+    keys = Keys(prefix)
+    return keys.event_stream(api, event) if event else keys.rpc_queue(api)
+
+
+def envelope() -> tuple[dict[str, Any], str]:
+    """The envelope's JSON Schema and the name of its reply-address field."""
+    return envelope_schema(), REPLY_FIELD
 
 
 # ---------------------------------------------------------------- schema files

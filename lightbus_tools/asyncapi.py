@@ -22,9 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lightbus.keys import Keys
-from lightbus.message import REPLY_FIELD, envelope_schema
-from lightbus.schema import schema_hash
+from lightbus.schema import channel_address, envelope, schema_hash
 
 ENVELOPE = "lightbus.envelope"
 REPLY_CHANNEL = "lightbus.reply"
@@ -32,7 +30,7 @@ REPLY_CHANNEL = "lightbus.reply"
 
 class _Components:
     def __init__(self) -> None:
-        self.schemas: dict[str, Any] = {ENVELOPE: envelope_schema()}
+        self.schemas: dict[str, Any] = {ENVELOPE: envelope()[0]}
         self.messages: dict[str, Any] = {}
 
     def schema(self, api: str, key: str, schema: dict[str, Any]) -> dict[str, str]:
@@ -75,7 +73,7 @@ def render(
     schemas: dict[str, dict[str, Any]], *, prefix: str = "lightbus", title: str = "Lightbus APIs"
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0 document for ``schemas`` (``{api: api_schema}``)."""
-    keys = Keys(prefix)
+    reply_field = envelope()[1]
     parts = _Components()
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -96,7 +94,7 @@ def render(
                 },
             )
             channels[full] = {
-                "address": keys.event_stream(api, event),
+                "address": channel_address(prefix, api, event),
                 "title": f"{full} (Redis stream)",
                 "messages": {full: ref},
             }
@@ -147,13 +145,13 @@ def render(
                 "messages": [{"$ref": f"#/channels/{queue}/messages/{full}.call"}],
                 "summary": f"Call {full}",
                 "reply": {
-                    "address": {"location": f"$message.header#/{REPLY_FIELD}"},
+                    "address": {"location": f"$message.header#/{reply_field}"},
                     "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
                     "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/{full}.result"}],
                 },
             }
         channels[queue] = {
-            "address": keys.rpc_queue(api),
+            "address": channel_address(prefix, api),
             "title": f"RPC calls to {api} (Redis list)",
             "messages": calls,
         }
