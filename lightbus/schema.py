@@ -101,8 +101,9 @@ def prepare(annotation: Any) -> Any:
     union: Any = typing.Union
     if origin is Annotated:
         inner, *metadata = args
-        metas = [_as_meta(m) for m in metadata]
-        return annotated[(prepare(inner), *[m for m in metas if m is not None])]
+        metas = [meta for m in metadata if (meta := _as_meta(m)) is not None]
+        # Metadata that is not a constraint (a note, a Doc) is dropped.
+        return annotated[(prepare(inner), *metas)] if metas else prepare(inner)
     if origin in (typing.Union, types.UnionType) and args:
         return union[tuple(prepare(a) for a in args)]
     if origin in (list, set, frozenset) and len(args) == 1:

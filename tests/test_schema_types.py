@@ -142,6 +142,7 @@ CASES: list[tuple[str, Any, Any, Any, dict[str, Any], Any]] = [
     ("meta", Annotated[int, msgspec.Meta(ge=0, le=10)], 3, 3, {"minimum": 0, "maximum": 10}, 11),
     ("annotated-types", Annotated[int, Gt(0)], 3, 3, {"exclusiveMinimum": 0}, 0),
     ("maxlen", Annotated[str, MaxLen(3)], "abc", "abc", {"maxLength": 3}, "abcd"),
+    ("annotated-note", Annotated[int, "a note"], 3, 3, {"type": "integer"}, "3"),
     (
         "list-of-datetime",
         list[datetime.datetime],

@@ -317,6 +317,10 @@ def test_command_refuses_bad_input(files, tmp_path):
     result = check(str(files["v1"]), str(not_schema))
     assert result.returncode == 2
     assert "'svc' is not a Lightbus API schema" in result.stderr
+    asyncapi = tmp_path / "api.json"
+    asyncapi.write_text('{"asyncapi": "3.0.0", "info": {}}')
+    result = check(str(asyncapi), str(files["v1"]))
+    assert result.returncode == 2 and "an AsyncAPI document" in result.stderr
     result = check(str(tmp_path / "missing.json"), str(files["v1"]))
     assert result.returncode == 2 and "no such file or directory" in result.stderr
     empty = tmp_path / "empty"
