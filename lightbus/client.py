@@ -327,8 +327,8 @@ class BusClient:
         spec = await self.spec(api, name, "event")
         spec.check((), kwargs)
         kwargs = spec.with_defaults(kwargs)
-        kwargs = (await self.checkers.get(api, name, "event")).outgoing(kwargs, "firer")
-        message = self.make_message("event", api, name, kwargs=kwargs, **options)
+        sent = (await self.checkers.get(api, name, "event")).outgoing(kwargs, "firer")
+        message = self.make_message("event", api, name, kwargs=sent, **options)
         data = self._encode(message)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(
@@ -340,6 +340,7 @@ class BusClient:
             self.tracer.add(pipe, self.tracer.for_message(trace.EVENT_FIRED, message))
             self._drain_buffer(pipe)
             await guarded(self.settings, pipe.execute())
+        message.kwargs = kwargs  # the sender gets back its own values; the wire got `sent`
         return message
 
     def listen(

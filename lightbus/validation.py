@@ -76,8 +76,9 @@ class Checker:
         try:
             return msgspec.to_builtins(value)
         except (TypeError, ValueError, OverflowError) as exc:
+            what = f"argument {field!r}" if field else "the result"
             raise NotSerializable(
-                f"{self.api}.{self.name}: {field or 'the result'} of type "
+                f"{self.api}.{self.name}: {what} of type "
                 f"{type(value).__name__} cannot be sent as JSON ({exc}). Use a str, number, "
                 f"bool, None, list, dict, or a supported type (datetime, UUID, Decimal, "
                 f"dataclass...: see docs/reference/schema.md).",
@@ -140,13 +141,18 @@ class TypedChecker(Checker):
     def outgoing(self, kwargs: dict[str, Any], side: str = "caller") -> dict[str, Any]:
         if self.trivial:
             return kwargs  # names were checked by the ArgSpec; values may be anything
-        data = self._json_kwargs(kwargs)
         if not self.enforce:
-            return data
-        checked = self._convert(data, self.struct, "parameters", side)
-        out: dict[str, Any] = msgspec.to_builtins(checked)
+            return self._json_kwargs(kwargs)
+        # The Python values are checked as given (a date is not a str), then sent in the
+        # canonical JSON form of their annotated types.
+        checked = self._convert(kwargs, self.struct, "parameters", side)
+        try:
+            out: dict[str, Any] = msgspec.to_builtins(checked)
+        except (TypeError, ValueError, OverflowError):
+            self._json_kwargs(kwargs)  # raises NotSerializable naming the argument
+            raise
         if self.accepts_any:
-            out.update(self._extras(data))
+            out.update(self._json_kwargs(self._extras(kwargs)))
         return out
 
     def _check_names(self, kwargs: dict[str, Any], side: str) -> dict[str, Any]:

@@ -385,3 +385,19 @@ def test_event_parameter_names_need_not_be_identifiers():
     with pytest.raises(ValidationError) as info:
         typed.incoming({"order-id": "1"}, "listener")
     assert info.value.field == "order-id"
+
+
+def test_a_local_caller_checks_python_values_as_given():
+    class StrictApi(Api):
+        class Meta:
+            name = "strict"
+
+        def f(self, label: str, when: datetime.datetime) -> None: ...
+
+    typed = TypedChecker("strict", "f", define(StrictApi()).rpcs["f"].parameters)
+    with pytest.raises(ValidationError) as info:
+        typed.outgoing({"label": datetime.date(2025, 1, 2), "when": WHEN})
+    assert (info.value.field, info.value.problem) == ("label", "Expected `str`, got `date`")
+    # Text in the JSON form of the annotated type is accepted, and sent canonically.
+    sent = typed.outgoing({"label": "x", "when": "2025-01-02T03:04:05+00:00"})
+    assert sent == {"label": "x", "when": "2025-01-02T03:04:05Z"}
