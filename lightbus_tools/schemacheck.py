@@ -20,6 +20,7 @@ from rich.table import Table
 
 import lightbus
 from lightbus import registry
+from lightbus.errors import LightbusError
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus_tools.schemadiff import Change, compare
 
@@ -43,7 +44,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         old, old_clashes = _load(args.old)
         new, new_clashes = _load(args.new)
-    except SchemaFileError as exc:
+    except (SchemaFileError, LightbusError) as exc:
+        # 2, not 1: CI must tell "cannot compare" from "breaking change".
         print(f"lightbus schema check: error: {exc}", file=sys.stderr)
         return 2
     changes = compare(old, new)

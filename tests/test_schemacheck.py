@@ -354,3 +354,10 @@ def test_command_against_live(files, project, start_worker, worker_env):
         c for c in report["changes"] if c["change"] == "parameter-removed"
     ).items()
     assert any(c["change"] == "event-removed" for c in report["changes"])
+
+
+def test_unreachable_bus_for_live_is_an_input_error(files, worker_env):
+    env = worker_env(LIGHTBUS_REDIS_URL="redis://127.0.0.1:1/0", LIGHTBUS_CONNECT_TIMEOUT="0.5")
+    result = check(str(files["v1"]), "live", env=env)
+    assert result.returncode == 2
+    assert "Cannot reach Redis" in result.stderr
