@@ -13,9 +13,9 @@ import logging
 import os
 import sys
 
-from lightbus.logs import TraceLogFilter
 from lightbus.client import BusClient
 from lightbus.errors import ConfigError
+from lightbus.logs import TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
 from lightbus.worker import Worker, import_bus
