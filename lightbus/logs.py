@@ -35,6 +35,7 @@ RUNTIME_LOGGERS = (
     "lightbus.events",
     "lightbus.rpc",
     "lightbus.schedule",
+    "lightbus.schema",
     "lightbus.trace",
     "lightbus.worker",
 )
