@@ -61,3 +61,22 @@ def test_a_bad_schema_file_stops_the_worker_with_a_clear_error(project, start_wo
     worker = start_worker(project(FIRER), "--schema", str(tmp_path / "broken.json"), wait=None)
     assert worker.wait() == 1
     assert "--schema:" in worker.output and "broken.json: not JSON" in worker.output
+
+
+def test_add_schemas_from_a_directory_keeps_local_definitions(tmp_path):
+    import lightbus
+    from lightbus import Api
+    from lightbus.run_command import add_schemas
+
+    class Remote(Api):
+        class Meta:
+            name = "remote"
+
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    (folder / "remote.json").write_text(json.dumps(REMOTE["remote"]))
+    (folder / "other.json").write_text(json.dumps({"rpcs": {}, "events": {}}))
+    bus = lightbus.create(redis_url="redis://127.0.0.1:1/0")
+    bus.client.register_api(Remote())
+    assert add_schemas(bus.client, str(folder)) == ["other"]
+    assert bus.client.schemas["remote"]["events"] == {}  # the local definition won
