@@ -361,3 +361,32 @@ def test_unreachable_bus_for_live_is_an_input_error(files, worker_env):
     result = check(str(files["v1"]), "live", env=env)
     assert result.returncode == 2
     assert "Cannot reach Redis" in result.stderr
+
+
+def test_enum_value_added_widens_an_rpc_parameter_but_breaks_event_listeners():
+    import enum
+
+    class Old(enum.Enum):
+        A = "a"
+
+    class New(enum.Enum):
+        A = "a"
+        B = "b"
+
+    def api(kind: type) -> type[Api]:
+        class Colors(Api):
+            painted = Event(parameters=(Parameter("color", kind),))
+
+            class Meta:
+                name = "colors"
+
+            def paint(self, color): ...
+
+            paint.__annotations__ = {"color": kind, "return": None}  # a real type, not a string
+
+        return Colors
+
+    found = changes(api(Old), api(New))
+    assert ("paint", "color", "parameter-widened", False) in found
+    assert ("painted", "color", "field-retyped", True) in found
+    assert ("paint", "color", "parameter-retyped", True) in changes(api(New), api(Old))
