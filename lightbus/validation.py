@@ -185,10 +185,13 @@ class TypedChecker(Checker):
         return values
 
     def result_out(self, value: Any) -> Any:
-        data = self._json(value, "")
         if self.returns is Any or not self.enforce:
-            return data
-        return msgspec.to_builtins(self._convert(data, self.returns, "result", "worker"))
+            return self._json(value, "")
+        checked = self._convert(value, self.returns, "result", "worker")  # as returned
+        try:
+            return msgspec.to_builtins(checked)
+        except (TypeError, ValueError, OverflowError):
+            return self._json(value, "")  # raises NotSerializable
 
     def result_in(self, value: Any) -> Any:
         if self.returns is Any:

@@ -401,3 +401,17 @@ def test_a_local_caller_checks_python_values_as_given():
     # Text in the JSON form of the annotated type is accepted, and sent canonically.
     sent = typed.outgoing({"label": "x", "when": "2025-01-02T03:04:05+00:00"})
     assert sent == {"label": "x", "when": "2025-01-02T03:04:05Z"}
+
+
+def test_results_are_checked_as_returned():
+    class ResultApi(Api):
+        class Meta:
+            name = "results"
+
+        def f(self) -> str: ...
+
+    rpc = define(ResultApi()).rpcs["f"]
+    typed = TypedChecker("results", "f", rpc.parameters, returns=rpc.return_type)
+    with pytest.raises(ValidationError) as info:
+        typed.result_out(datetime.date(2025, 1, 2))
+    assert (info.value.part, info.value.problem) == ("result", "Expected `str`, got `date`")
