@@ -1,0 +1,188 @@
+"""Turning samples into the figures the suite prints: rows with a ratio and a target.
+
+Each :class:`Row` compares a baseline (the floor, or the bus with a feature off) with
+the bus, gives the ratio the targets of DESIGN.md section 8 are stated in, and says
+whether the target holds. The same rows go to the rich table and to the JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Row:
+    """One compared figure.
+
+    ``ratio`` is ``bus / baseline`` (``kind="ratio"``) or the percentage the bus is
+    worse than the baseline (``kind="cost"``: slower latency or lower rate), or just
+    the bus figure against an absolute target (``kind="absolute"``).
+    """
+
+    workload: str
+    unit: str
+    baseline_label: str
+    baseline: float
+    bus_label: str
+    bus: float
+    kind: str
+    ratio: float
+    target: str = ""
+    passed: bool | None = None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def ratio(
+        self,
+        workload: str,
+        unit: str,
+        baseline: tuple[str, float],
+        bus: tuple[str, float],
+        *,
+        target: str = "",
+        check: Callable[[float], bool] | None = None,
+    ) -> Row:
+        value = bus[1] / baseline[1] if baseline[1] else float("nan")
+        return self._add(workload, unit, baseline, bus, "ratio", value, target, check)
+
+    def cost(
+        self,
+        workload: str,
+        unit: str,
+        baseline: tuple[str, float],
+        bus: tuple[str, float],
+        *,
+        higher_is_better: bool,
+        target: str = "",
+        check: Callable[[float], bool] | None = None,
+    ) -> Row:
+        worse = baseline[1] / bus[1] if higher_is_better else bus[1] / baseline[1]
+        value = (worse - 1) * 100
+        return self._add(workload, unit, baseline, bus, "cost", value, target, check)
+
+    def absolute(
+        self,
+        workload: str,
+        unit: str,
+        baseline: tuple[str, float],
+        bus: tuple[str, float],
+        *,
+        target: str,
+        check: Callable[[float], bool],
+    ) -> Row:
+        ratio = bus[1] / baseline[1] if baseline[1] else float("nan")
+        row = self._add(workload, unit, baseline, bus, "absolute", ratio, target, None)
+        row.passed = check(bus[1])
+        return row
+
+    def _add(
+        self,
+        workload: str,
+        unit: str,
+        baseline: tuple[str, float],
+        bus: tuple[str, float],
+        kind: str,
+        value: float,
+        target: str,
+        check: Callable[[float], bool] | None,
+    ) -> Row:
+        row = Row(workload, unit, baseline[0], baseline[1], bus[0], bus[1], kind, value, target)
+        if check is not None:
+            row.passed = check(value)
+        self.rows.append(row)
+        return row
+
+    def to_json(self) -> str:
+        return json.dumps({"meta": self.meta, "rows": [asdict(r) for r in self.rows]}, indent=2)
+
+    def print(self, *, short: bool) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="Lightbus against the raw redis-py floor (same run)")
+        for column in ("workload", "baseline", "bus", "ratio", "target"):
+            table.add_column(column, justify="left" if column == "workload" else "right")
+        for row in self.rows:
+            ratio = f"{row.ratio:+.1f}%" if row.kind == "cost" else f"{row.ratio:.2f}x"
+            if short or row.passed is None:
+                verdict = row.target
+            else:
+                verdict = f"{row.target} {'[green]ok' if row.passed else '[red]MISSED'}"
+            table.add_row(
+                row.workload,
+                f"{_fmt(row.baseline)} {row.unit} [dim]({row.baseline_label})",
+                f"{_fmt(row.bus)} {row.unit} [dim]({row.bus_label})",
+                ratio,
+                verdict,
+            )
+        console = Console(width=max(Console().width, 132))
+        console.print(table)
+        if short:
+            console.print("[dim]--short: small counts, targets not judged")
+
+
+def _fmt(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load],
+        "commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""

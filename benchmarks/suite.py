@@ -1,0 +1,234 @@
+"""Running every workload against every side, alternating, and building the report.
+
+Round by round, each workload runs once on each side, in an order that rotates from
+round to round, so drift in the machine's load falls on all sides alike. Latencies
+are pooled over the rounds; rates are the median of the rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from benchmarks import startup, tracereader, workloads
+from benchmarks.report import Report, machine, median, percentile
+from benchmarks.sides import BusSide, FloorSide, Side, WorkerProcess
+from lightbus_tools.redis_server import RedisServer
+
+
+@dataclass(frozen=True)
+class Counts:
+    rounds: int
+    calls: int
+    events: int
+    concurrent: int
+    window: int
+    trace_records: int
+    reader_rounds: int
+    imports: int
+    startups: int
+
+    @classmethod
+    def short(cls) -> Counts:
+        return cls(2, 30, 100, 300, 100, 2000, 1, 2, 1)
+
+    @classmethod
+    def full(cls) -> Counts:
+        return cls(5, 1000, 2000, 10000, 500, 100_000, 3, 9, 3)
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "bus": {},
+    "bus-notrace": {"trace_enabled": "false"},
+    "bus-novalidate": {"validate": "false"},
+}
+PREFIXES = {"floor": "floor", "bus": "lbt", "bus-notrace": "lbu", "bus-novalidate": "lbv"}
+
+
+def _rotated(items: list[Side], step: int) -> list[Side]:
+    step %= len(items)
+    order = items[step:] + items[:step]
+    return order if step % 2 == 0 else order[::-1]
+
+
+async def _measure(url: str, counts: Counts, log: Any) -> dict[str, dict[str, list[float]]]:
+    samples: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    workers = [WorkerProcess.floor(url, PREFIXES["floor"])]
+    workers += [
+        WorkerProcess.bus(url, PREFIXES[name], **settings) for name, settings in VARIANTS.items()
+    ]
+    sides: list[Side] = []
+    try:
+        for worker in workers:
+            worker.wait_ready()
+        sides = [FloorSide(url, PREFIXES["floor"])]
+        sides += [
+            BusSide(name, url, PREFIXES[name], **{k: v == "true" for k, v in settings.items()})
+            for name, settings in VARIANTS.items()
+        ]
+        for side in sides:
+            await workloads.warm_up(side)
+        for round_no in range(counts.rounds):
+            log(f"round {round_no + 1}/{counts.rounds}")
+            order = _rotated(sides, round_no)
+            for side in order:
+                samples["rpc"][side.name] += await workloads.rpc_latencies(side, counts.calls)
+            for side in order:
+                rate = await workloads.events_sequential(side, counts.events)
+                samples["events"][side.name].append(rate)
+            for side in order:
+                rate = await workloads.events_concurrent(side, counts.concurrent, counts.window)
+                samples["concurrent"][side.name].append(rate)
+            for side in order:
+                if side.name in ("bus", "bus-novalidate"):
+                    samples["ten"][side.name] += await workloads.rpc_latencies(
+                        side, counts.calls, ten=True
+                    )
+    finally:
+        for side in sides:
+            await side.close()
+        for worker in workers:
+            worker.stop()
+    return samples
+
+
+async def _reader(url: str, counts: Counts, log: Any) -> dict[str, list[float]]:
+    key = "bench:trace"
+    log(f"filling a trace stream of {counts.trace_records:,} records")
+    await tracereader.fill(url, key, counts.trace_records)
+    rates: dict[str, list[float]] = defaultdict(list)
+    for _ in range(counts.reader_rounds):
+        n, seconds = await tracereader.read_raw(url, key)
+        rates["raw"].append(n / seconds)
+        n, seconds = await tracereader.read_parsed(url, key)
+        rates["parsed"].append(n / seconds)
+    redis = aioredis.Redis.from_url(url)
+    await redis.delete(key)
+    await redis.aclose()
+    return rates
+
+
+async def _startups(url: str, counts: Counts) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(counts.startups):
+        for kind in ("floor", "bus"):
+            times[kind].append(await startup.worker_startup_ms(url, kind))
+    return times
+
+
+def run(counts: Counts, *, short: bool, log: Any = print) -> Report:
+    report = Report(meta={"machine": machine(), "counts": counts.__dict__, "short": short})
+    began = time.perf_counter()
+    server = RedisServer().start()
+    report.meta["server"] = server.name
+    try:
+
+        async def everything() -> tuple[Any, Any, Any]:
+            samples = await _measure(server.url, counts, log)
+            reader = await _reader(server.url, counts, log)
+            log("timing worker start-up")
+            starts = await _startups(server.url, counts)
+            return samples, reader, starts
+
+        samples, reader, starts = asyncio.run(everything())
+    finally:
+        server.stop()
+    log("timing imports")
+    imports = {
+        "redis": startup.import_ms("redis.asyncio", counts.imports),
+        "lightbus": startup.import_ms("lightbus", counts.imports),
+    }
+    report.meta["seconds"] = round(time.perf_counter() - began, 1)
+    report.meta["reader"] = tracereader.reader_name()
+    _rows(report, samples, reader, starts, imports)
+    return report
+
+
+def _rows(report: Report, samples: Any, reader: Any, starts: Any, imports: Any) -> None:
+    ms = 1000.0
+    rpc = {side: values for side, values in samples["rpc"].items()}
+    p50 = {side: percentile(v, 0.5) * ms for side, v in rpc.items()}
+    p99 = {side: percentile(v, 0.99) * ms for side, v in rpc.items()}
+    events = {side: median(v) for side, v in samples["events"].items()}
+    conc = {side: median(v) for side, v in samples["concurrent"].items()}
+    ten = {side: percentile(v, 0.5) * ms for side, v in samples["ten"].items()}
+
+    report.ratio(
+        "1. RPC round trip p50",
+        "ms",
+        ("floor", p50["floor"]),
+        ("bus", p50["bus"]),
+        target="<= 1.5x",
+        check=lambda r: r <= 1.5,
+    )
+    report.ratio("1. RPC round trip p99", "ms", ("floor", p99["floor"]), ("bus", p99["bus"]))
+    report.ratio(
+        "2. events, sequential fires",
+        "ev/s",
+        ("floor", events["floor"]),
+        ("bus", events["bus"]),
+        target=">= 0.8x",
+        check=lambda r: r >= 0.8,
+    )
+    report.ratio(
+        "3. events, concurrent fires",
+        "ev/s",
+        ("floor sequential", events["floor"]),
+        ("bus concurrent", conc["bus"]),
+        target=">= 5x",
+        check=lambda r: r >= 5,
+    )
+    report.ratio(
+        "3. events, concurrent (both)",
+        "ev/s",
+        ("floor concurrent", conc["floor"]),
+        ("bus concurrent", conc["bus"]),
+    )
+    for label, values, higher in (
+        ("4. tracing cost: RPC p50", p50, False),
+        ("4. tracing cost: events sequential", events, True),
+        ("4. tracing cost: events concurrent", conc, True),
+    ):
+        report.cost(
+            label,
+            "ms" if not higher else "ev/s",
+            ("trace off", values["bus-notrace"]),
+            ("trace on", values["bus"]),
+            higher_is_better=higher,
+            target="<= 10%",
+            check=lambda c: c <= 10,
+        )
+    report.cost(
+        "5. validation cost: RPC p50, 10 fields",
+        "ms",
+        ("validate off", ten["bus-novalidate"]),
+        ("validate on", ten["bus"]),
+        higher_is_better=False,
+    )
+    report.absolute(
+        "6. trace reader",
+        "rec/s",
+        ("XRANGE only", median(reader["raw"])),
+        ("read + parse", median(reader["parsed"])),
+        target=">= 20,000/s",
+        check=lambda v: v >= 20_000,
+    )
+    report.absolute(
+        "7. import lightbus",
+        "ms",
+        ("import redis.asyncio", median(imports["redis"])),
+        ("import lightbus", median(imports["lightbus"])),
+        target="< 150 ms",
+        check=lambda v: v < 150,
+    )
+    report.ratio(
+        "7. worker start-up to first call",
+        "ms",
+        ("floor worker", median(starts["floor"])),
+        ("lightbus run", median(starts["bus"])),
+    )

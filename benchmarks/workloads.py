@@ -1,0 +1,53 @@
+"""The timed workloads: each takes a side and returns what it measured.
+
+A workload never decides what is good; :mod:`benchmarks.suite` runs them round by
+round against every side and :mod:`benchmarks.report` turns the samples into ratios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from benchmarks.sides import Side, new_run
+
+
+async def rpc_latencies(side: Side, calls: int, *, ten: bool = False) -> list[float]:
+    """Sequential trivial calls; the round-trip time of each, in seconds."""
+    call = side.call_ten if ten else side.call
+    samples: list[float] = []
+    clock = time.perf_counter
+    for _ in range(calls):
+        started = clock()
+        await call()
+        samples.append(clock() - started)
+    return samples
+
+
+async def events_sequential(side: Side, events: int) -> float:
+    """One producer awaiting each fire; events/s from the first fire to the last handled."""
+    run = new_run()
+    started = time.perf_counter()
+    for _ in range(events):
+        await side.fire(run, events)
+    await side.wait_done(run)
+    return events / (time.perf_counter() - started)
+
+
+async def events_concurrent(side: Side, events: int, window: int) -> float:
+    """Fires issued ``window`` at a time without waiting for each; end-to-end events/s."""
+    run = new_run()
+    started = time.perf_counter()
+    left = events
+    while left:
+        batch = min(window, left)
+        await asyncio.gather(*(side.fire(run, events) for _ in range(batch)))
+        left -= batch
+    await side.wait_done(run)
+    return events / (time.perf_counter() - started)
+
+
+async def warm_up(side: Side, calls: int = 20) -> None:
+    for _ in range(calls):
+        await side.call()
+    await events_sequential(side, calls)
