@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from lightbus import context, ids, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
+from lightbus.autopipeline import AutoPipeline, Batch
 from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, guarded
 from lightbus.errors import (
     BusConnectionError,
@@ -65,6 +66,7 @@ class BusClient:
         self.stop_requested: asyncio.Event | None = None
         self.stop_reason = ""
         self._redis: Any = None
+        self._autopipeline: AutoPipeline | None = None
         self._replies: ReplyReader | None = None
         self._specs: dict[tuple[str, str, str], ArgSpec] = {}
         self.checkers = Checkers(self)
@@ -125,6 +127,7 @@ class BusClient:
         if self.loop is None or self.loop.is_closed():
             self.loop = loop
             self._redis = None
+            self._autopipeline = None
         return self.loop
 
     @property
@@ -132,6 +135,12 @@ class BusClient:
         if self._redis is None:
             self._redis = connect(self.settings)
         return self._redis
+
+    def pipeline(self) -> Batch:
+        """A group of writes sent in one round trip, with any other group sent meanwhile."""
+        if self._autopipeline is None:
+            self._autopipeline = AutoPipeline(self.redis.connection_pool)
+        return self._autopipeline.batch()
 
     # ---------------------------------------------------------------- messages
 
@@ -253,7 +262,7 @@ class BusClient:
         future = self._replies.expect(message.id)
         started = time.perf_counter()
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self.pipeline() as pipe:
                 pipe.rpush(self.keys.rpc_queue(api), data)
                 self.tracer.add(pipe, record)
                 self._drain_buffer(pipe)
@@ -330,7 +339,7 @@ class BusClient:
         sent = (await self.checkers.get(api, name, "event")).outgoing(kwargs, "firer")
         message = self.make_message("event", api, name, kwargs=sent, **options)
         data = self._encode(message)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.pipeline() as pipe:
             pipe.xadd(
                 self.keys.event_stream(api, name),
                 {"m": data},
@@ -441,7 +450,7 @@ class BusClient:
     async def write_records(self, records: list[trace.TraceRecord]) -> None:
         if not self.tracer.enabled or not records:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.pipeline() as pipe:
             for record in records:
                 self.tracer.add(pipe, record)
             await guarded(self.settings, pipe.execute())
@@ -478,6 +487,9 @@ class BusClient:
         if self._replies is not None:
             await self._replies.close()
             self._replies = None
+        if self._autopipeline is not None:
+            await self._autopipeline.close()
+            self._autopipeline = None
         if self._redis is not None:
             await self._redis.aclose(close_connection_pool=True)
             self._redis = None

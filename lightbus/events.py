@@ -241,7 +241,7 @@ class ListenerRunner:
                 duration_ms=duration,
                 with_payload=False,
             )
-            async with client.redis.pipeline(transaction=False) as pipe:
+            async with client.pipeline() as pipe:
                 pipe.xack(entry.stream, self.group, entry.entry_id)
                 client.tracer.add(pipe, record)
                 await pipe.execute()

@@ -191,7 +191,7 @@ class RpcServer:
             error=error,
             traceback=tb,
         )
-        async with client.redis.pipeline(transaction=False) as pipe:
+        async with client.pipeline() as pipe:
             if call.reply_to:
                 pipe.rpush(call.reply_to, data)
                 pipe.pexpire(call.reply_to, REPLY_TTL_MS)
