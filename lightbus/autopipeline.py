@@ -7,8 +7,9 @@ redis-py ``Pipeline`` costs far more Python than the round trip itself (profiled
 half of an RPC's client-side time). :class:`AutoPipeline` instead:
 
 - packs the commands itself (RESP2; arguments are ``str``, ``bytes`` or ``int``);
-- writes every group queued during one turn of the event loop in one write, on one
-  dedicated connection, so many concurrent fires or acks cost one round trip;
+- writes a group at once when the connection is idle, and every group that arrives
+  while a write is in flight together in the next write, on one dedicated connection,
+  so a lone RPC pays no extra hop and many concurrent fires or acks share round trips;
 - reads the replies in order and hands each group its own, raising the first error
   reply of a group to that group's sender only.
 
@@ -34,7 +35,7 @@ EXCHANGE_TIMEOUT = 10.0
 
 
 def pack(commands: Sequence[Command]) -> bytes:
-    """RESP2 encoding of ``commands`` (each a tuple of str, bytes or int)."""
+    """RESP2 encoding of ``commands`` (each a tuple of str, bytes, int or float)."""
     out: list[bytes] = []
     append = out.append
     for command in commands:
@@ -44,6 +45,8 @@ def pack(commands: Sequence[Command]) -> bytes:
                 arg = arg.encode()
             elif isinstance(arg, int):
                 arg = b"%d" % arg
+            elif isinstance(arg, float):
+                arg = repr(arg).encode()
             elif not isinstance(arg, bytes | bytearray | memoryview):
                 raise TypeError(f"cannot send {type(arg).__name__} {arg!r} to Redis")
             append(b"$%d\r\n" % len(arg))
@@ -116,22 +119,38 @@ class AutoPipeline:
         self._connection = pool.connection_class(**kwargs)
         self._queue: list[tuple[list[Command], asyncio.Future[list[Any]]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._busy = False
         self.timeout = EXCHANGE_TIMEOUT
 
     def batch(self) -> Batch:
         return Batch(self)
 
     async def send(self, commands: list[Command]) -> list[Any]:
-        """Send ``commands`` with whatever else is queued; return their replies in order."""
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append((commands, future))
-        if self._flusher is None:
-            # The flusher runs on the next turn of the loop, after every sender of this
-            # turn has queued its group: that is what makes concurrent sends one write.
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush(), name="lightbus-autopipeline"
-            )
-        return await future
+        """Send ``commands`` with whatever else is queued; return their replies in order.
+
+        When nothing is in flight the commands are written at once, by this coroutine
+        (no task, no extra turn of the loop: the latency path). Groups sent while a
+        write is in flight are queued and go together in the next write (the
+        throughput path).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if self._busy:
+            self._queue.append((commands, future))
+            return await future
+        self._busy = True
+        try:
+            await self._send_groups([(commands, future)])
+        except BaseException:
+            if future.done() and not future.cancelled():
+                future.exception()  # this sender was cancelled: nobody else will look
+            raise
+        finally:
+            if self._queue:
+                self._flusher = loop.create_task(self._flush(), name="lightbus-autopipeline")
+            else:
+                self._busy = False
+        return future.result()
 
     async def _flush(self) -> None:
         try:
@@ -139,6 +158,7 @@ class AutoPipeline:
                 groups, self._queue = self._queue, []
                 await self._send_groups(groups)
         finally:
+            self._busy = False
             self._flusher = None
 
     async def _send_groups(self, groups: list[tuple[list[Command], Any]]) -> None:

@@ -70,6 +70,7 @@ class BusClient:
         self._replies: ReplyReader | None = None
         self._specs: dict[tuple[str, str, str], ArgSpec] = {}
         self.checkers = Checkers(self)
+        self._hashes: dict[str, tuple[dict[str, Any], str]] = {}
         self._remote: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._buffer: list[trace.TraceRecord] = []
         self._flusher: asyncio.TimerHandle | None = None
@@ -163,7 +164,6 @@ class BusClient:
             parent_span, causation = parent.span_id, parent.id
         else:
             trace_id, span_id, parent_span, causation = context.new_span()
-        schema = self.schemas.get(api)
         return Message(
             id=ids.message_id(),
             kind=kind,
@@ -181,11 +181,21 @@ class BusClient:
             deadline=deadline,
             reply_to=reply_to,
             replay_of=replay_of,
-            schema=schema_hash(schema) if schema else "",
+            schema=self.schema_hash(api),
             kwargs=kwargs or {},
             result=result,
             error=error,
         )
+
+    def schema_hash(self, api: str) -> str:
+        """The hash of the local schema of ``api`` (empty if not local), computed once."""
+        schema = self.schemas.get(api)
+        if not schema:
+            return ""
+        cached = self._hashes.get(api)
+        if cached is None or cached[0] is not schema:
+            cached = self._hashes[api] = (schema, schema_hash(schema))
+        return cached[1]
 
     def _encode(self, message: Message) -> bytes:
         data = message.to_json()

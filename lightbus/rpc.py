@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from lightbus import context, ids, trace
-from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
+from lightbus.blocking import BlockingReader
+from lightbus.connection import CONNECTION_ERRORS, Backoff
 from lightbus.errors import LightbusError, ValidationError
 from lightbus.message import ErrorInfo, Message, now_ms
 
@@ -55,7 +56,7 @@ class ReplyReader:
         self._waiting.pop(call_id, None)
 
     async def _read(self) -> None:
-        self._redis = connect(self.client.settings, blocking=True, max_connections=1)
+        self._redis = BlockingReader(self.client.settings)
         backoff = Backoff()
         try:
             while True:
@@ -76,6 +77,9 @@ class ReplyReader:
                 future = self._waiting.pop(result.causation_id, None)
                 if future is not None and not future.done():
                     future.set_result(result)
+                    # Let the caller resume before this loop spends its time sending the
+                    # next BLPOP: that is on the caller's critical path otherwise.
+                    await asyncio.sleep(0)
         finally:
             await self._redis.aclose(close_connection_pool=True)
 
@@ -104,7 +108,7 @@ class RpcServer:
         queues = [client.keys.rpc_queue(api) for api in sorted(client.apis)]
         if not queues:
             return
-        redis = connect(client.settings, blocking=True, max_connections=1)
+        redis = BlockingReader(client.settings)
         backoff = Backoff()
         try:
             while not self._stopping.is_set():
@@ -123,6 +127,8 @@ class RpcServer:
                 task = asyncio.create_task(self._handle(item[1]))
                 self.in_flight.add(task)
                 task.add_done_callback(self._done)
+                # Let the call start before the next BLPOP is sent (same reason as above).
+                await asyncio.sleep(0)
         finally:
             await redis.aclose(close_connection_pool=True)
 
