@@ -46,7 +46,9 @@ class FloorClient:
 
     def __init__(self, url: str, prefix: str) -> None:
         self.keys = Keys(prefix)
-        self.redis = aioredis.Redis.from_url(url)
+        # Waits for a free connection under many concurrent fires, as the bus's pool does.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.blocking = aioredis.Redis.from_url(url, socket_timeout=None)
         self.reply_to = self.keys.reply(os.urandom(4).hex())
         self._next = 0

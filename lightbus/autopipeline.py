@@ -22,56 +22,74 @@ failed write. Blocking reads never go through here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from redis.exceptions import ResponseError
-
-Command = tuple[Any, ...]
 
 # Whole exchanges are bounded by one timeout rather than one per reply (cheaper, and a
 # dead peer is still noticed).
 EXCHANGE_TIMEOUT = 10.0
 
+# The constant start of a command (name, key, options), packed once. Bounded: keys are
+# per event, queue or reply list, and a process has few of those.
+_HEADS: dict[tuple[Any, ...], bytes] = {}
+_HEADS_MAX = 4096
 
-def pack(commands: Sequence[Command]) -> bytes:
-    """RESP2 encoding of ``commands`` (each a tuple of str, bytes, int or float)."""
-    out: list[bytes] = []
-    append = out.append
-    for command in commands:
-        append(b"*%d\r\n" % len(command))
-        for arg in command:
-            if isinstance(arg, str):
-                arg = arg.encode()
-            elif isinstance(arg, int):
-                arg = b"%d" % arg
-            elif isinstance(arg, float):
-                arg = repr(arg).encode()
-            elif not isinstance(arg, bytes | bytearray | memoryview):
-                raise TypeError(f"cannot send {type(arg).__name__} {arg!r} to Redis")
-            append(b"$%d\r\n" % len(arg))
-            append(arg)
-            append(b"\r\n")
-    return b"".join(out)
+
+def _arg(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return b"$%d\r\n%b\r\n" % (len(value), value)
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, bool):
+        raise TypeError(f"cannot send bool {value!r} to Redis")
+    elif isinstance(value, int):
+        data = b"%d" % value
+    elif isinstance(value, float):
+        data = repr(value).encode()
+    elif isinstance(value, bytearray | memoryview):
+        data = bytes(value)
+    else:
+        raise TypeError(f"cannot send {type(value).__name__} {value!r} to Redis")
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _head(args: tuple[Any, ...], total: int) -> bytes:
+    key = (*args, total)
+    head = _HEADS.get(key)
+    if head is None:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        head = _HEADS[key] = b"*%d\r\n" % total + b"".join(_arg(a) for a in args)
+    return head
+
+
+def pack(*command: Any) -> bytes:
+    """The RESP2 encoding of one command (arguments: str, bytes, int or float)."""
+    return b"*%d\r\n" % len(command) + b"".join(_arg(a) for a in command)
 
 
 class Batch:
     """A group of commands sent together: the subset of redis-py's pipeline the bus uses.
 
     ``async with client.pipeline() as pipe: pipe.xadd(...); await pipe.execute()``.
+    Each command is packed as it is added; the constant part of it only once per process.
     """
 
-    __slots__ = ("_sender", "commands")
+    __slots__ = ("_sender", "count", "parts")
 
     def __init__(self, sender: AutoPipeline) -> None:
         self._sender = sender
-        self.commands: list[Command] = []
+        self.parts: list[bytes] = []
+        self.count = 0
 
     async def __aenter__(self) -> Batch:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.commands = []
+        self.parts = []
+        self.count = 0
 
     def xadd(
         self,
@@ -81,32 +99,46 @@ class Batch:
         maxlen: int | None = None,
         approximate: bool = True,
     ) -> Batch:
-        command: list[Any] = ["XADD", name]
-        if maxlen is not None:
-            command += ["MAXLEN", "~", maxlen] if approximate else ["MAXLEN", maxlen]
-        command.append(id)
+        if maxlen is None:
+            head: tuple[Any, ...] = ("XADD", name, id)
+        elif approximate:
+            head = ("XADD", name, "MAXLEN", "~", maxlen, id)
+        else:
+            head = ("XADD", name, "MAXLEN", maxlen, id)
+        parts = self.parts
+        parts.append(_head(head, len(head) + 2 * len(fields)))
         for key, value in fields.items():
-            command += (key, value)
-        self.commands.append(tuple(command))
+            parts.append(_arg(key))
+            parts.append(_arg(value))
+        self.count += 1
         return self
 
     def rpush(self, name: str, *values: Any) -> Batch:
-        self.commands.append(("RPUSH", name, *values))
+        self.parts.append(_head(("RPUSH", name), 2 + len(values)))
+        self.parts.extend(_arg(v) for v in values)
+        self.count += 1
         return self
 
     def pexpire(self, name: str, milliseconds: int) -> Batch:
-        self.commands.append(("PEXPIRE", name, milliseconds))
+        self.parts.append(pack("PEXPIRE", name, milliseconds))
+        self.count += 1
         return self
 
     def xack(self, name: str, group: str, *ids: Any) -> Batch:
-        self.commands.append(("XACK", name, group, *ids))
+        self.parts.append(_head(("XACK", name, group), 3 + len(ids)))
+        self.parts.extend(_arg(i) for i in ids)
+        self.count += 1
         return self
 
     async def execute(self) -> list[Any]:
-        commands, self.commands = self.commands, []
-        if not commands:
+        parts, count = self.parts, self.count
+        self.parts, self.count = [], 0
+        if not count:
             return []
-        return await self._sender.send(commands)
+        return await self._sender.send(b"".join(parts), count)
+
+
+_Group = tuple[bytes, int, "asyncio.Future[list[Any]]"]
 
 
 class AutoPipeline:
@@ -117,7 +149,7 @@ class AutoPipeline:
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
         kwargs["socket_timeout"] = None
         self._connection = pool.connection_class(**kwargs)
-        self._queue: list[tuple[list[Command], asyncio.Future[list[Any]]]] = []
+        self._queue: list[_Group] = []
         self._flusher: asyncio.Task[None] | None = None
         self._busy = False
         self.timeout = EXCHANGE_TIMEOUT
@@ -125,8 +157,8 @@ class AutoPipeline:
     def batch(self) -> Batch:
         return Batch(self)
 
-    async def send(self, commands: list[Command]) -> list[Any]:
-        """Send ``commands`` with whatever else is queued; return their replies in order.
+    async def send(self, data: bytes, count: int) -> list[Any]:
+        """Send ``count`` packed commands with whatever else is queued; return their replies.
 
         When nothing is in flight the commands are written at once, by this coroutine
         (no task, no extra turn of the loop: the latency path). Groups sent while a
@@ -136,11 +168,11 @@ class AutoPipeline:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         if self._busy:
-            self._queue.append((commands, future))
+            self._queue.append((data, count, future))
             return await future
         self._busy = True
         try:
-            await self._send_groups([(commands, future)])
+            await self._send_groups([(data, count, future)])
         except BaseException:
             if future.done() and not future.cancelled():
                 future.exception()  # this sender was cancelled: nobody else will look
@@ -161,35 +193,29 @@ class AutoPipeline:
             self._busy = False
             self._flusher = None
 
-    async def _send_groups(self, groups: list[tuple[list[Command], Any]]) -> None:
-        commands = [command for group, _ in groups for command in group]
-        try:
-            data = pack(commands)
-        except TypeError as exc:
-            for _, future in groups:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+    async def _send_groups(self, groups: list[_Group]) -> None:
+        data = b"".join(group[0] for group in groups)
+        count = sum(group[1] for group in groups)
         connection = self._connection
         try:
             async with asyncio.timeout(self.timeout):
                 replies = await connection.retry.call_with_retry(
-                    lambda: self._exchange(data, len(commands)),
+                    lambda: self._exchange(data, count),
                     lambda _error: connection.disconnect(),
                 )
         except BaseException as exc:
             await connection.disconnect(nowait=True)
             error = exc if isinstance(exc, Exception) else ConnectionError("send cancelled")
-            for _, future in groups:
+            for _, _, future in groups:
                 if not future.done():
                     future.set_exception(error)
             if not isinstance(exc, Exception):
                 raise
             return
         start = 0
-        for group, future in groups:
-            mine = replies[start : start + len(group)]
-            start += len(group)
+        for _, size, future in groups:
+            mine = replies[start : start + size]
+            start += size
             if future.done():
                 continue
             failed = next((r for r in mine if isinstance(r, ResponseError)), None)

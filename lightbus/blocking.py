@@ -36,7 +36,7 @@ class BlockingReader:
 
     async def blpop(self, keys: list[str], timeout: float) -> tuple[bytes, bytes] | None:
         """The first item of the first non-empty list of ``keys``, waiting ``timeout`` s."""
-        data = pack([("BLPOP", *keys, timeout)])
+        data = pack("BLPOP", *keys, timeout)
         connection = self._connection
         try:
             async with asyncio.timeout(timeout + GRACE_SECONDS):

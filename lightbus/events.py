@@ -13,6 +13,7 @@ back its own pending entries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lightbus.events")
 
 BLOCK_MS = 1000
+BATCH_WAIT = 0.002
 MAX_BACKOFF = 30.0
 
 
@@ -133,6 +135,16 @@ class ListenerRunner:
         while self._free <= 0 and not self.stopping.is_set():
             self._slot_freed.clear()
             await self._slot_freed.wait()
+        # Handlers finishing together free their slots over a few turns of the loop (and
+        # their acks in one or two writes): waiting briefly for half the slots makes each
+        # read fetch a batch instead of one entry per round trip.
+        wanted = max(1, self.client.settings.listener_concurrency // 2)
+        if self._free < wanted:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BATCH_WAIT):
+                    while self._free < wanted and not self.stopping.is_set():
+                        self._slot_freed.clear()
+                        await self._slot_freed.wait()
         return self._free
 
     async def _read_new(self) -> None:

@@ -61,6 +61,19 @@ class Invoker:
 
 
 def is_async(fn: Callable[..., Any]) -> bool:
+    try:
+        return _is_async_cached(fn)
+    except TypeError:  # unhashable callable
+        return _is_async(fn)
+
+
+# Asked for every handled message; the answer never changes for a function.
+@functools.lru_cache(maxsize=1024)
+def _is_async_cached(fn: Callable[..., Any]) -> bool:
+    return _is_async(fn)
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
     target = fn.func if isinstance(fn, functools.partial) else fn
     return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
         getattr(target, "__call__", None)  # noqa: B004 - an object with an async __call__
