@@ -1,9 +1,10 @@
-"""Blocking list reads (``BLPOP``) on a dedicated connection, for the RPC hot path.
+"""Blocking reads (``BLPOP``, ``XREADGROUP``) on a dedicated connection, for hot paths.
 
 An RPC waits on two ``BLPOP`` loops: the worker's on the API queues and the caller's on
-its reply list. Through redis-py's client each read costs connection-pool checkout,
-retry wrappers and per-command bookkeeping that together take longer than the round
-trip (see ``docs/explanation/performance.md``). :class:`BlockingReader` keeps one
+its reply list; a listener loops on ``XREADGROUP``. Through redis-py's client each read
+costs connection-pool checkout, retry wrappers and per-command bookkeeping that together
+take longer than the round trip (see ``docs/explanation/performance.md``).
+:class:`BlockingReader` keeps one
 connection, made from the same pool settings as the bus's other connections (URL,
 TLS, ACL), sends the packed command and reads the reply; nothing else.
 
@@ -27,7 +28,7 @@ GRACE_SECONDS = 5.0
 
 
 class BlockingReader:
-    """``await reader.blpop(keys, timeout)`` like redis-py's, on a connection of its own."""
+    """``blpop`` and ``xreadgroup`` like redis-py's, on a connection of its own."""
 
     def __init__(self, settings: Settings) -> None:
         self._client = connect(settings, blocking=True, max_connections=1)
@@ -36,18 +37,46 @@ class BlockingReader:
 
     async def blpop(self, keys: list[str], timeout: float) -> tuple[bytes, bytes] | None:
         """The first item of the first non-empty list of ``keys``, waiting ``timeout`` s."""
-        data = pack("BLPOP", *keys, timeout)
+        reply = await self._request(pack("BLPOP", *keys, timeout), timeout)
+        return (reply[0], reply[1]) if reply else None
+
+    async def _request(self, data: bytes, block: float) -> Any:
         connection = self._connection
         try:
-            async with asyncio.timeout(timeout + GRACE_SECONDS):
+            async with asyncio.timeout(block + GRACE_SECONDS):
                 await connection.send_packed_command(data, check_health=False)
-                reply: Any = await connection.read_response()
+                return await connection.read_response()
         except BaseException:
             await connection.disconnect(nowait=True)
             raise
-        return (reply[0], reply[1]) if reply else None
+
+    async def xreadgroup(
+        self,
+        groupname: str,
+        consumername: str,
+        streams: dict[str, str],
+        count: int,
+        block: int,
+    ) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+        """``XREADGROUP`` as redis-py returns it: ``[(stream, [(id, fields), ...]), ...]``."""
+        command: list[Any] = ["XREADGROUP", "GROUP", groupname, consumername]
+        command += ["COUNT", count, "BLOCK", block, "STREAMS", *streams, *streams.values()]
+        reply = await self._request(pack(*command), block / 1000)
+        # RESP3 (what redis-py negotiates with a server that speaks it) replies with a
+        # map of streams; RESP2 with a list of pairs.
+        streams_read = reply.items() if isinstance(reply, dict) else reply or ()
+        return [
+            (stream, [(entry_id, _pairs(fields)) for entry_id, fields in entries])
+            for stream, entries in streams_read
+        ]
 
     async def aclose(self, close_connection_pool: bool = True) -> None:
         """Close the connection (the argument is accepted for redis-py's signature)."""
         await self._connection.disconnect()
         await self._client.aclose(close_connection_pool=True)
+
+
+def _pairs(fields: list[bytes] | None) -> dict[bytes, bytes]:
+    if not fields:
+        return {}
+    return dict(zip(fields[::2], fields[1::2], strict=True))

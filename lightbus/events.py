@@ -25,6 +25,7 @@ import msgspec
 from redis.exceptions import ResponseError
 
 from lightbus import context, trace
+from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
 from lightbus.deadletter import DeadLetter
 from lightbus.errors import ValidationError
@@ -80,6 +81,7 @@ class ListenerRunner:
         self._free = client.settings.listener_concurrency
         self._slot_freed = asyncio.Event()
         self._redis: Any = None
+        self._reader: Any = None
         self.task: asyncio.Task[None] | None = None  # the reading loop, once started
 
     def stop(self) -> None:
@@ -106,6 +108,7 @@ class ListenerRunner:
     async def run(self) -> None:
         """Read and handle entries until :meth:`stop`; then return (in-flight tasks remain)."""
         self._redis = connect(self.client.settings, blocking=True, max_connections=1)
+        self._reader = BlockingReader(self.client.settings)
         backoff = Backoff()
         try:
             await self.create_groups()
@@ -129,6 +132,7 @@ class ListenerRunner:
                     await self.create_groups()
         finally:
             self.ready.set()
+            await self._reader.aclose()
             await self._redis.aclose(close_connection_pool=True)
 
     async def _wait_for_slot(self) -> int:
@@ -151,7 +155,7 @@ class ListenerRunner:
         count = await self._wait_for_slot()
         if self.stopping.is_set():
             return
-        reply = await self._redis.xreadgroup(
+        reply = await self._reader.xreadgroup(
             self.group,
             self.consumer,
             {stream: ">" for stream in self.streams},
