@@ -1,10 +1,16 @@
 """Lightbus: RPC, events, background work and schedules for Python apps sharing one Redis.
 
 The public surface is :data:`__all__`; everything else may change between versions.
+
+``Bus``, ``BusClient``, ``create`` and the trace reader (``read_trace``, ``TraceReader``,
+``TraceFilter``) are loaded on first use: they bring in redis-py,
+whose import alone takes longer than the rest of the package, so that a bare
+``import lightbus`` (a tool's ``--help``, a module that only declares APIs) stays fast.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lightbus.api import Api, Event, Parameter
-from lightbus.client import BusClient
 from lightbus.context import TraceContext, current_trace, start_trace
 from lightbus.errors import (
     BusConnectionError,
@@ -21,18 +27,45 @@ from lightbus.errors import (
     UnknownName,
     ValidationError,
 )
-from lightbus.facade import Bus, create
 from lightbus.logs import TraceLogFilter
 from lightbus.logs import install as _install_log_filter
 from lightbus.message import Message
 from lightbus.settings import Settings
 from lightbus.trace import TraceRecord
-from lightbus.tracereader import TraceFilter, TraceReader, read_trace
 from lightbus.tracetree import Handling, TraceNode, build_tree
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus, create
+    from lightbus.tracereader import TraceFilter, TraceReader, read_trace
 
 __version__ = "2.0.0.dev0"
 
 _install_log_filter()
+
+_LAZY = {
+    "Bus": "lightbus.facade",
+    "BusClient": "lightbus.client",
+    "TraceFilter": "lightbus.tracereader",
+    "TraceReader": "lightbus.tracereader",
+    "create": "lightbus.facade",
+    "read_trace": "lightbus.tracereader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lightbus' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Api",

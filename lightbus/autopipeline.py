@@ -16,7 +16,9 @@ half of an RPC's client-side time). :class:`AutoPipeline` instead:
 The connection is made from the client's pool settings (URL, TLS, ACL, retry policy),
 so it behaves like any other connection of the bus; a connection error is retried
 under the same policy as redis-py's pipelines, then raised to every sender of the
-failed write. Blocking reads never go through here.
+failed write as :class:`~lightbus.errors.BusConnectionError`, within
+``connect_timeout`` plus a second, like :func:`~lightbus.connection.guarded`.
+Blocking reads never go through here.
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-# Whole exchanges are bounded by one timeout rather than one per reply (cheaper, and a
-# dead peer is still noticed).
-EXCHANGE_TIMEOUT = 10.0
+from lightbus.connection import CONNECTION_ERRORS, connection_error
+from lightbus.settings import Settings
 
 # The constant start of a command (name, key, options), packed once. Bounded: keys are
 # per event, queue or reply list, and a process has few of those.
@@ -144,7 +145,7 @@ _Group = tuple[bytes, int, "asyncio.Future[list[Any]]"]
 class AutoPipeline:
     """Sends command groups for one event loop over one dedicated connection."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, settings: Settings) -> None:
         kwargs = dict(pool.connection_kwargs)
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
         kwargs["socket_timeout"] = None
@@ -152,7 +153,10 @@ class AutoPipeline:
         self._queue: list[_Group] = []
         self._flusher: asyncio.Task[None] | None = None
         self._busy = False
-        self.timeout = EXCHANGE_TIMEOUT
+        self.settings = settings
+        # Each exchange is bounded by one timeout rather than one per reply (cheaper, and
+        # a dead peer is still noticed), as long as a caller's guarded() would wait.
+        self.timeout = settings.connect_timeout + 1.0
 
     def batch(self) -> Batch:
         return Batch(self)
@@ -205,7 +209,10 @@ class AutoPipeline:
                 )
         except BaseException as exc:
             await connection.disconnect(nowait=True)
-            error = exc if isinstance(exc, Exception) else ConnectionError("send cancelled")
+            if isinstance(exc, CONNECTION_ERRORS):
+                error: BaseException = connection_error(self.settings, exc)
+            else:
+                error = exc if isinstance(exc, Exception) else ConnectionError("send cancelled")
             for _, _, future in groups:
                 if not future.done():
                     future.set_exception(error)

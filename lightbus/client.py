@@ -140,7 +140,7 @@ class BusClient:
     def pipeline(self) -> Batch:
         """A group of writes sent in one round trip, with any other group sent meanwhile."""
         if self._autopipeline is None:
-            self._autopipeline = AutoPipeline(self.redis.connection_pool)
+            self._autopipeline = AutoPipeline(self.redis.connection_pool, self.settings)
         return self._autopipeline.batch()
 
     # ---------------------------------------------------------------- messages
@@ -276,7 +276,7 @@ class BusClient:
                 pipe.rpush(self.keys.rpc_queue(api), data)
                 self.tracer.add(pipe, record)
                 self._drain_buffer(pipe)
-                await guarded(self.settings, pipe.execute())
+                await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
             try:
                 async with asyncio.timeout(timeout):
                     reply = await future
@@ -358,7 +358,7 @@ class BusClient:
             )
             self.tracer.add(pipe, self.tracer.for_message(trace.EVENT_FIRED, message))
             self._drain_buffer(pipe)
-            await guarded(self.settings, pipe.execute())
+            await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
         message.kwargs = kwargs  # the sender gets back its own values; the wire got `sent`
         return message
 
