@@ -1,0 +1,63 @@
+"""The benchmark suite's short mode, as CI runs it: it completes and reports every ratio."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+WORKLOADS = (
+    "1. RPC round trip p50",
+    "1. RPC round trip p99",
+    "2. events, sequential fires",
+    "3. events, concurrent fires",
+    "4. tracing cost: RPC p50",
+    "4. tracing cost: events sequential",
+    "4. tracing cost: events concurrent",
+    "5. validation cost: RPC p50, 10 fields",
+    "6. trace reader",
+    "7. import lightbus",
+    "7. worker start-up to first call",
+)
+
+
+@pytest.mark.timeout(300)
+def test_short_run_completes_and_reports_every_ratio(tmp_path, worker_env):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--short", "--json", str(out)],
+        cwd=ROOT,
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = {row["workload"]: row for row in report["rows"]}
+    assert set(WORKLOADS) <= set(rows)
+    for name in WORKLOADS:
+        row = rows[name]
+        for figure in ("baseline", "bus", "ratio"):
+            assert math.isfinite(row[figure]), (name, figure, row)
+        assert row["baseline"] > 0 and row["bus"] > 0, row
+    assert report["meta"]["short"] is True
+    assert report["meta"]["machine"]["cpus"] >= 1
+    for name in WORKLOADS:  # the table names every workload too
+        assert name[:20] in result.stdout
+
+
+def test_bench_refuses_unknown_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--fast"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "unrecognized arguments: --fast" in result.stderr
