@@ -99,15 +99,26 @@ class Batch:
         id: str = "*",
         maxlen: int | None = None,
         approximate: bool = True,
+        minid: str | None = None,
     ) -> Batch:
-        if maxlen is None:
-            head: tuple[Any, ...] = ("XADD", name, id)
-        elif approximate:
-            head = ("XADD", name, "MAXLEN", "~", maxlen, id)
-        else:
-            head = ("XADD", name, "MAXLEN", maxlen, id)
+        if maxlen is not None and minid is not None:
+            raise ValueError("xadd takes maxlen or minid, not both")
+        trim: tuple[Any, ...] = ()
+        if maxlen is not None:
+            trim = ("MAXLEN", "~", maxlen) if approximate else ("MAXLEN", maxlen)
+        head: tuple[Any, ...] = ("XADD", name, *trim, id)
         parts = self.parts
-        parts.append(_head(head, len(head) + 2 * len(fields)))
+        if minid is not None:
+            # The MINID changes every time, so this head is not cached.
+            args = (
+                ("XADD", name, "MINID", "~", minid, id)
+                if approximate
+                else ("XADD", name, "MINID", minid, id)
+            )
+            parts.append(b"*%d\r\n" % (len(args) + 2 * len(fields)))
+            parts.extend(_arg(a) for a in args)
+        else:
+            parts.append(_head(head, len(head) + 2 * len(fields)))
         for key, value in fields.items():
             parts.append(_arg(key))
             parts.append(_arg(value))

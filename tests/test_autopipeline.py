@@ -67,6 +67,10 @@ async def test_xadd_and_xack_as_redis_py_sends_them(client, raw_redis):
         pipe.xadd("s", {"m": b"payload", "n": 7}, maxlen=100, approximate=True)
         pipe.xadd("s", {"m": "exact"}, maxlen=5, approximate=False)
         first, second = await pipe.execute()
+        pipe.xadd("old", {"m": "gone"}, id="1-0")
+        pipe.xadd("old", {"m": "kept"}, minid="2-0", approximate=False)
+        await pipe.execute()
+    assert [f for _, f in raw_redis.xrange("old")] == [{b"m": b"kept"}]
     entries = raw_redis.xrange("s")
     assert [e[0] for e in entries] == [first, second]
     assert entries[0][1] == {b"m": b"payload", b"n": b"7"}
