@@ -33,9 +33,10 @@ def median(values: list[float]) -> float:
 class Row:
     """One compared figure.
 
-    ``ratio`` is ``bus / baseline`` (``kind="ratio"``) or the percentage the bus is
-    worse than the baseline (``kind="cost"``: slower latency or lower rate), or just
-    the bus figure against an absolute target (``kind="absolute"``).
+    ``baseline`` and ``bus`` are medians over the rounds. ``ratio`` is the median of the
+    rounds' ``bus / baseline`` (``kind="ratio"``), or the median percentage the bus is
+    worse than the baseline (``kind="cost"``: slower latency or lower rate), or just the
+    bus figure against an absolute target (``kind="absolute"``).
     """
 
     workload: str
@@ -48,6 +49,21 @@ class Row:
     ratio: float
     target: str = ""
     passed: bool | None = None
+    rounds: int = 1
+
+
+Figures = tuple[str, list[float]]
+
+
+def paired(
+    baseline: list[float], bus: list[float], measure: Callable[[float, float], float]
+) -> float:
+    """The median over rounds of ``measure(baseline, bus)``, each round with its own pair.
+
+    Pairing by round keeps a load spike that hits one round out of the comparison; the
+    sides ran back to back within a round.
+    """
+    return median([measure(a, b) for a, b in zip(baseline, bus, strict=True) if a and b])
 
 
 @dataclass
@@ -59,57 +75,70 @@ class Report:
         self,
         workload: str,
         unit: str,
-        baseline: tuple[str, float],
-        bus: tuple[str, float],
+        baseline: Figures,
+        bus: Figures,
         *,
         target: str = "",
         check: Callable[[float], bool] | None = None,
     ) -> Row:
-        value = bus[1] / baseline[1] if baseline[1] else float("nan")
+        value = paired(baseline[1], bus[1], lambda a, b: b / a)
         return self._add(workload, unit, baseline, bus, "ratio", value, target, check)
 
     def cost(
         self,
         workload: str,
         unit: str,
-        baseline: tuple[str, float],
-        bus: tuple[str, float],
+        baseline: Figures,
+        bus: Figures,
         *,
         higher_is_better: bool,
         target: str = "",
         check: Callable[[float], bool] | None = None,
     ) -> Row:
-        worse = baseline[1] / bus[1] if higher_is_better else bus[1] / baseline[1]
-        value = (worse - 1) * 100
+        if higher_is_better:
+            value = paired(baseline[1], bus[1], lambda a, b: (a / b - 1) * 100)
+        else:
+            value = paired(baseline[1], bus[1], lambda a, b: (b / a - 1) * 100)
         return self._add(workload, unit, baseline, bus, "cost", value, target, check)
 
     def absolute(
         self,
         workload: str,
         unit: str,
-        baseline: tuple[str, float],
-        bus: tuple[str, float],
+        baseline: Figures,
+        bus: Figures,
         *,
         target: str,
         check: Callable[[float], bool],
     ) -> Row:
-        ratio = bus[1] / baseline[1] if baseline[1] else float("nan")
+        ratio = median(bus[1]) / median(baseline[1])
         row = self._add(workload, unit, baseline, bus, "absolute", ratio, target, None)
-        row.passed = check(bus[1])
+        row.passed = check(row.bus)
         return row
 
     def _add(
         self,
         workload: str,
         unit: str,
-        baseline: tuple[str, float],
-        bus: tuple[str, float],
+        baseline: Figures,
+        bus: Figures,
         kind: str,
         value: float,
         target: str,
         check: Callable[[float], bool] | None,
     ) -> Row:
-        row = Row(workload, unit, baseline[0], baseline[1], bus[0], bus[1], kind, value, target)
+        row = Row(
+            workload,
+            unit,
+            baseline[0],
+            median(baseline[1]),
+            bus[0],
+            median(bus[1]),
+            kind,
+            value,
+            target,
+            rounds=len(bus[1]),
+        )
         if check is not None:
             row.passed = check(value)
         self.rows.append(row)
@@ -123,7 +152,7 @@ class Report:
         from rich.table import Table
 
         table = Table(title="Lightbus against the raw redis-py floor (same run)")
-        for column in ("workload", "baseline", "bus", "ratio", "target"):
+        for column in ("workload", "baseline (median)", "bus (median)", "ratio", "target"):
             table.add_column(column, justify="left" if column == "workload" else "right")
         for row in self.rows:
             ratio = f"{row.ratio:+.1f}%" if row.kind == "cost" else f"{row.ratio:.2f}x"
@@ -140,6 +169,10 @@ class Report:
             )
         console = Console(width=max(Console().width, 132))
         console.print(table)
+        console.print(
+            "[dim]ratio: median over rounds of each round's bus/baseline; cost: how much "
+            "worse with the feature on (latency up or rate down)"
+        )
         if short:
             console.print("[dim]--short: small counts, targets not judged")
 

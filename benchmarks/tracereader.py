@@ -20,16 +20,17 @@ BATCH = 1000
 
 
 def reader_name() -> str:
-    """Which reader this run measures: the public ``read_trace`` once it exists."""
+    """Which reader this run measures: the public ``read_trace`` when it exists."""
     return "lightbus.read_trace" if hasattr(lightbus, "read_trace") else "TraceRecord.from_fields"
 
 
-async def fill(url: str, key: str, records: int) -> None:
-    settings = Settings(redis_url=url)
-    writer = trace.TraceWriter(settings, key)
+async def fill(url: str, prefix: str, records: int) -> str:
+    """Write ``records`` real trace records to the trace stream of ``prefix``; its key."""
+    settings = Settings(redis_url=url, prefix=prefix)
     client = lightbus.BusClient(settings)
+    key: str = client.keys.trace
     message = client.make_message("event", "bench", "tick", kwargs={"run": "r", "total": 1})
-    record = writer.for_message(trace.EVENT_FIRED, message)
+    record = client.tracer.for_message(trace.EVENT_FIRED, message)
     fields = record.to_fields()
     redis = aioredis.Redis.from_url(url)
     try:
@@ -41,6 +42,8 @@ async def fill(url: str, key: str, records: int) -> None:
                 await pipe.execute()
     finally:
         await redis.aclose()
+        await client.close()
+    return key
 
 
 async def _xrange_batches(redis: Any, key: str) -> Any:
@@ -68,13 +71,23 @@ async def read_raw(url: str, key: str) -> tuple[int, float]:
         await redis.aclose()
 
 
-async def read_parsed(url: str, key: str) -> tuple[int, float]:
+async def read_parsed(url: str, prefix: str) -> tuple[int, float]:
     """(records, seconds) to read and parse the whole stream with the public reader."""
+    if hasattr(lightbus, "read_trace"):
+        bus = lightbus.create(redis_url=url, prefix=prefix)
+        try:
+            count = 0
+            started = time.perf_counter()
+            async for _record in lightbus.read_trace(bus):
+                count += 1
+            return count, time.perf_counter() - started
+        finally:
+            await bus.client.close()
     redis = aioredis.Redis.from_url(url)
     try:
         count = 0
         started = time.perf_counter()
-        async for entries in _xrange_batches(redis, key):
+        async for entries in _xrange_batches(redis, f"{prefix}:trace"):
             for entry_id, fields in entries:
                 trace.TraceRecord.from_fields(entry_id.decode(), fields)
                 count += 1

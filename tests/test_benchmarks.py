@@ -12,7 +12,7 @@ from conftest import ROOT
 
 WORKLOADS = (
     "1. RPC round trip p50",
-    "1. RPC round trip p99",
+    "1. RPC round trip p99 (all calls)",
     "2. events, sequential fires",
     "3. events, concurrent fires",
     "4. tracing cost: RPC p50",
@@ -21,6 +21,7 @@ WORKLOADS = (
     "5. validation cost: RPC p50, 10 fields",
     "6. trace reader",
     "7. import lightbus",
+    "7. import lightbus + create()",
     "7. worker start-up to first call",
 )
 
