@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightbus.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -79,6 +80,8 @@ class Settings:
     @classmethod
     def from_file(cls, directory: Path | None = None) -> dict[str, Any]:
         """Read ``lightbus.toml`` or ``pyproject.toml`` ``[tool.lightbus]`` into a dict."""
+        from pathlib import Path  # here, not at import: `import lightbus` stays small
+
         directory = directory or Path.cwd()
         own = directory / "lightbus.toml"
         if own.exists():
@@ -133,6 +136,8 @@ def redact_url(url: str) -> str:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a config file exists
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
