@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.report import Report
 from benchmarks.suite import Counts, run
 
 
@@ -19,7 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--rounds", type=int, help="override the number of alternating rounds")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="JSON",
+        help="print the table of an earlier --json run as Markdown, and run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(Report.from_json(args.markdown.read_text()).to_markdown())
+        return 0
     counts = Counts.short() if args.short else Counts.full()
     if args.rounds:
         counts = Counts(**{**counts.__dict__, "rounds": args.rounds})

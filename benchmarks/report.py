@@ -147,6 +147,28 @@ class Report:
     def to_json(self) -> str:
         return json.dumps({"meta": self.meta, "rows": [asdict(r) for r in self.rows]}, indent=2)
 
+    def to_markdown(self) -> str:
+        """The table as Markdown (for docs/explanation/performance.md)."""
+        lines = [
+            "| workload | baseline (median) | bus (median) | ratio | target |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for row in self.rows:
+            ratio = f"{row.ratio:+.1f}%" if row.kind == "cost" else f"{row.ratio:.2f}x"
+            verdict = row.target
+            if row.passed is not None:
+                verdict += " ok" if row.passed else " **missed**"
+            lines.append(
+                f"| {row.workload} | {_fmt(row.baseline)} {row.unit} ({row.baseline_label}) "
+                f"| {_fmt(row.bus)} {row.unit} ({row.bus_label}) | {ratio} | {verdict} |"
+            )
+        return "\n".join(lines)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        data = json.loads(text)
+        return cls(rows=[Row(**row) for row in data["rows"]], meta=data["meta"])
+
     def print(self, *, short: bool) -> None:
         from rich.console import Console
         from rich.table import Table
