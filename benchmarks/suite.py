@@ -41,7 +41,7 @@ class Counts:
     def full(cls) -> Counts:
         # Many short rounds rather than a few long ones: each ratio is paired within a
         # round, so a spike of load on the shared machine spoils one pair, not a side.
-        return cls(15, 300, 600, 3000, 500, 100_000, 3, 9, 3)
+        return cls(40, 100, 200, 1500, 500, 100_000, 3, 9, 3)
 
 
 VARIANTS: dict[str, dict[str, str]] = {

@@ -50,6 +50,19 @@ def test_short_run_completes_and_reports_every_ratio(tmp_path, worker_env):
     assert report["meta"]["machine"]["cpus"] >= 1
     for name in WORKLOADS:  # the table names every workload too
         assert name[:20] in result.stdout
+    markdown = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--markdown", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert markdown.returncode == 0, markdown.stderr
+    table = markdown.stdout.splitlines()
+    assert table[0].startswith("| workload |")
+    assert [line.split(" | ")[0].lstrip("| ") for line in table[2:]] == [
+        row["workload"] for row in report["rows"]
+    ]
 
 
 def test_bench_refuses_unknown_options():
