@@ -24,7 +24,10 @@ async def test_blpop_returns_the_item_or_none_after_the_block(reader, raw_redis)
     assert await reader.blpop(["a", "b"], 0.1) is None
 
 
-async def test_xreadgroup_returns_what_redis_py_returns(reader, raw_redis, redis_url):
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_xreadgroup_returns_what_redis_py_returns(raw_redis, redis_url, protocol):
+    # RESP3 replies with a map of streams, RESP2 with a list: the same result either way.
+    reader = BlockingReader(Settings(redis_url=f"{redis_url}?protocol={protocol}"))
     for stream in ("s1", "s2"):
         raw_redis.xgroup_create(stream, "mine", id="0", mkstream=True)
         raw_redis.xgroup_create(stream, "theirs", id="0")
@@ -37,6 +40,7 @@ async def test_xreadgroup_returns_what_redis_py_returns(reader, raw_redis, redis
     await client.aclose()
     assert [(s, list(e)) for s, e in ours] == [(s, list(e)) for s, e in theirs]
     assert await reader.xreadgroup("mine", "c", streams, count=10, block=50) == []
+    await reader.aclose()
 
 
 async def test_a_cancelled_read_does_not_swallow_the_next_item(reader, raw_redis, redis_url):
