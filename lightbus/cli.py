@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dumpschema": ("lightbus_tools.dumpschema", "print the schema of local and live APIs"),
     "schema": ("lightbus_tools.schemacheck", "compare two schemas: breaking or compatible"),
     "shell": ("lightbus_tools.shell", "a Python prompt with `bus` ready"),
+    "embedded": ("lightbus_tools.embedded_command", "status, start or stop the embedded Redis"),
 }
 
 

@@ -1,7 +1,9 @@
 """``lightbus run``: import the bus module and serve it until stopped.
 
 With ``--reload`` the worker runs under the development supervisor of
-``lightbus_tools`` instead, which restarts it when a watched file changes.
+``lightbus_tools`` instead, which restarts it when a watched file changes and may start
+an embedded Redis. Without it, the configured Redis must answer: a worker never falls
+back to an embedded server.
 """
 
 from __future__ import annotations
@@ -49,6 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --reload: a glob of paths not to watch (repeatable)",
     )
     parser.add_argument(
+        "--debounce",
+        type=int,
+        default=200,
+        metavar="MS",
+        help="with --reload: milliseconds of quiet before a reload (default 200)",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="with --reload: use the project's embedded Redis, starting it if needed",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --reload: leave the embedded Redis running after exit",
+    )
+    parser.add_argument(
         "--schema",
         action="append",
         default=[],
@@ -66,6 +85,12 @@ def main(args: argparse.Namespace) -> int:
     if args.reload:
         devworker = importlib.import_module("lightbus_tools.devworker")
         return int(devworker.main(args))
+    if args.embedded or args.keep or args.watch or args.ignore:
+        # Production never starts (or falls back to) an embedded server.
+        raise ConfigError(
+            "--embedded, --keep, --watch and --ignore are development options: use them "
+            "with --reload, or run `lightbus dev`."
+        )
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s%(trace_tag)s",

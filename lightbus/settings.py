@@ -4,11 +4,18 @@ Precedence, highest first: keyword arguments to :func:`lightbus.create`, environ
 variables (``LIGHTBUS_<NAME>``, e.g. ``LIGHTBUS_REDIS_URL``), then ``lightbus.toml`` or the
 ``[tool.lightbus]`` table of ``pyproject.toml`` in the current directory. Every field is
 documented in ``docs/reference/configuration.md``.
+
+The development loop's embedded server: when nothing sets ``redis_url``, or it is set to
+``"embedded"``, and the current directory has a running embedded server (its state file
+``.lightbus/embedded.json``, written by ``lightbus dev``, ``lightbus run --reload`` or
+``lightbus shell``), its URL is used. An explicit URL is never replaced, and without a
+live state file the default URL stays, so production is unaffected.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 from collections.abc import Mapping
@@ -20,6 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+EMBEDDED = "embedded"
+EMBEDDED_STATE = Path(".lightbus") / "embedded.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,11 +126,41 @@ class Settings:
                     key=key,
                 )
         merged = {**cls.from_file(), **cls.from_env(), **kwargs}
+        url = merged.get("redis_url")
+        if url is None or url == EMBEDDED:
+            found = embedded_url(Path.cwd())
+            if found:
+                merged["redis_url"] = found
+            elif url == EMBEDDED:
+                raise ConfigError(
+                    f"redis_url is {EMBEDDED!r} but no embedded server runs in {Path.cwd()} "
+                    f"(no live {EMBEDDED_STATE}). Start one with `lightbus dev`, or "
+                    f"`lightbus run --reload --embedded`, in this directory.",
+                    key="redis_url",
+                )
         return cls(**merged)
 
     def redacted_url(self) -> str:
         """The Redis URL with any password replaced by ``***``."""
         return redact_url(self.redis_url)
+
+
+def embedded_url(directory: Path) -> str | None:
+    """The URL in ``directory``'s embedded-server state file, if its server is alive."""
+    try:
+        state = json.loads((directory / EMBEDDED_STATE).read_text())
+        url, pid = str(state["url"]), int(state["pid"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return url  # alive, under another user
+    except OSError:
+        return None  # a stale file: its server is gone
+    return url
 
 
 def redact_url(url: str) -> str:

