@@ -1,0 +1,147 @@
+"""The live trace feed of ``lightbus dev`` and the demo: one readable line per step.
+
+A background thread follows the ``<prefix>:trace`` stream (XREAD, blocking a bounded
+time per read), decodes each entry with :meth:`lightbus.trace.TraceRecord.from_fields`
+and prints it with rich. Failures show their error, replays say what they replay, and
+worker starts, stops and reloads stand out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import redis
+from rich.console import Console
+from rich.text import Text
+
+from lightbus import trace
+from lightbus.keys import Keys
+from lightbus.trace import TraceRecord
+
+PAYLOAD_CHARS = 60
+BLOCK_MS = 500
+
+# step -> (mark, style)
+_LOOK: dict[str, tuple[str, str]] = {
+    trace.EVENT_FIRED: ("→", "cyan"),
+    trace.EVENT_HANDLED: ("✓", "green"),
+    trace.EVENT_FAILED: ("✗", "bold red"),
+    trace.EVENT_DEAD_LETTERED: ("☠", "bold red"),
+    trace.RPC_CALLED: ("→", "blue"),
+    trace.RPC_HANDLED: ("✓", "green"),
+    trace.RPC_FAILED: ("✗", "bold red"),
+    trace.RPC_EXPIRED: ("⌛", "bold red"),
+    trace.RPC_RETURNED: ("←", "blue"),
+    trace.WORKER_STARTED: ("▶", "bold magenta"),
+    trace.WORKER_STOPPED: ("■", "magenta"),
+    trace.WORKER_RELOADED: ("⟳", "bold yellow"),
+    trace.REPLAY_PERFORMED: ("↻", "bold yellow"),
+}
+
+
+def describe(record: TraceRecord) -> Text:
+    """One line for one trace record."""
+    mark, style = _LOOK.get(record.record, ("·", ""))
+    failed = record.status not in ("", "ok")
+    if failed:
+        style = "bold red"
+    stamp = datetime.fromtimestamp(record.ts / 1000).strftime("%H:%M:%S.%f")[:-3]
+    line = Text()
+    line.append(f"{stamp} ", style="dim")
+    line.append(f"{mark} {record.record:<20}", style=style)
+    if record.kind == "worker":
+        line.append(f"{record.service}/{record.process} pid {record.pid}")
+        line.append(_worker_detail(record), style=style)
+        return line
+    line.append(f"{record.api}.{record.name}", style="bold")
+    if record.listener:
+        line.append(f" [{record.listener}]", style="dim")
+    if record.attempt > 1:
+        line.append(f" attempt {record.attempt}", style="yellow")
+    if record.duration_ms:
+        line.append(f" {record.duration_ms:.1f} ms", style="dim")
+    if failed and (record.error_type or record.error):
+        line.append(f"  {record.error_type}: {record.error}".rstrip(": "), style="red")
+    elif failed:
+        line.append(f"  {record.status}", style="red")
+    elif record.payload and record.payload not in ("{}", "null"):
+        payload = record.payload
+        if len(payload) > PAYLOAD_CHARS:
+            payload = payload[: PAYLOAD_CHARS - 1] + "…"
+        line.append(f"  {payload}", style="dim")
+    if record.replay_of:
+        line.append(f"  (replay of {record.replay_of})", style="bold yellow")
+    line.append(f"  {record.service}/{record.process}", style="dim")
+    return line
+
+
+def _worker_detail(record: TraceRecord) -> str:
+    detail = record.detail or {}
+    if record.record == trace.WORKER_RELOADED:
+        changed = ", ".join(detail.get("changed", [])) or "files"
+        return f"  reloaded: {changed} changed (reload {detail.get('reloads', '?')})"
+    if record.record == trace.WORKER_STARTED:
+        return f"  serving {', '.join(detail.get('apis', [])) or 'no APIs'}"
+    if record.record == trace.WORKER_STOPPED and detail.get("reason"):
+        return f"  ({detail['reason']})"
+    return ""
+
+
+class TraceFeed:
+    """Prints every new record of the trace stream until stopped."""
+
+    def __init__(self, redis_url: str, console: Console, *, prefix: str = "lightbus") -> None:
+        self.redis_url = redis_url
+        self.console = console
+        self.key = Keys(prefix).trace
+        # Start at the wall clock, not at "$": records written between now and the first
+        # read (a worker starting) are shown too.
+        self.last_id = f"{int(time.time() * 1000)}-0"
+        self.shown = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lightbus-feed", daemon=True)
+
+    def start(self) -> TraceFeed:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop after printing what is already in the stream."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=BLOCK_MS / 1000 + 5)
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                try:
+                    replies = client.xread(
+                        {self.key: self.last_id}, count=200, block=None if stopping else BLOCK_MS
+                    )
+                except (redis.RedisError, OSError) as exc:
+                    if stopping:
+                        return
+                    self.console.print(f"lightbus: trace feed: {exc}; retrying", style="red")
+                    self._stop.wait(1.0)
+                    continue
+                for _key, entries in replies or []:
+                    for stream_id, fields in entries:
+                        self._show(stream_id, fields)
+                if stopping:
+                    return
+        finally:
+            client.close()
+
+    def _show(self, stream_id: bytes | str, fields: dict[bytes, bytes]) -> None:
+        sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+        self.last_id = sid
+        try:
+            record = TraceRecord.from_fields(sid, fields)
+        except ValueError as exc:
+            self.console.print(f"lightbus: trace entry {sid} skipped: {exc}", style="yellow")
+            return
+        self.shown += 1
+        self.console.print(describe(record), soft_wrap=True, highlight=False)

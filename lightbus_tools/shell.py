@@ -1,0 +1,157 @@
+"""``lightbus shell``: a Python prompt with ``bus`` ready.
+
+``bus`` is the project's bus (the bus module's ``bus``; a plain ``lightbus.create()`` if
+there is no bus module), on the Redis a development command chooses (the embedded
+server when needed). The APIs are listed on start: those defined locally and those live
+on the bus (from the registry's schemas). Tab completion covers ``bus.<api>.<name>`` for
+both, and blocking calls work at the prompt. IPython is used when it is installed (and
+``--plain`` is not given); otherwise the standard REPL with readline completion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import code
+import contextlib
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import lightbus
+from lightbus import Bus, BusModuleError, Settings, registry
+from lightbus.facade import Path as BusPath
+from lightbus.worker import import_bus
+from lightbus_tools import devsession
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bus",
+        dest="module",
+        metavar="MODULE",
+        help="the bus module to import (default: LIGHTBUS_MODULE or 'bus')",
+    )
+    parser.add_argument(
+        "--plain", action="store_true", help="the standard Python REPL even if IPython is installed"
+    )
+    devsession.add_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    with devsession.development_redis(console, use_embedded=args.embedded, keep=args.keep):
+        bus = load_bus(args.module or Settings.resolve().module, console)
+        try:
+            live = live_schemas(bus)
+            enable_completion(bus, live)
+            console.print(api_table(bus, live))
+            banner = (
+                "`bus` is ready: bus.<api>.<rpc>(...) calls, bus.<api>.<event>.fire(...) "
+                "fires. Tab completes. Ctrl-D exits."
+            )
+            interact({"bus": bus, "lightbus": lightbus}, banner, plain=args.plain)
+        finally:
+            bus.close()
+    return 0
+
+
+def load_bus(module: str, console: Console) -> Bus:
+    """The bus module's bus; a plain bus, with a note, if the module does not import."""
+    try:
+        return import_bus(module)
+    except BusModuleError as exc:
+        console.print(f"lightbus: {exc}\nlightbus: using a plain `lightbus.create()` instead")
+        return lightbus.create()
+
+
+def live_schemas(bus: Bus) -> dict[str, dict[str, Any]]:
+    """The schemas of every API live on the bus (empty if Redis does not answer)."""
+
+    async def fetch() -> dict[str, dict[str, Any]]:
+        return await registry.fetch_all_schemas(bus.client.redis, bus.client.keys)
+
+    try:
+        return bus.run(fetch(), "fetching the live schemas")
+    except Exception:
+        return {}
+
+
+def api_table(bus: Bus, live: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="APIs on the bus", title_justify="left", show_edge=False)
+    table.add_column("api", style="bold")
+    table.add_column("rpcs")
+    table.add_column("events")
+    table.add_column("where", style="dim")
+    for name in sorted(set(bus.client.apis) | set(live)):
+        local = bus.client.apis.get(name)
+        if local is not None:
+            rpcs, events = sorted(local.rpcs), sorted(local.events)
+        else:
+            rpcs, events = sorted(live[name].get("rpcs", {})), sorted(live[name].get("events", {}))
+        where = "local" + (" + live" if name in live else "") if local is not None else "live"
+        table.add_row(name, ", ".join(rpcs) or "-", ", ".join(events) or "-", where)
+    if not table.row_count:
+        table.add_row("(none yet: start a worker)", "", "", "")
+    return table
+
+
+class _ShellBus(Bus):
+    """The bus, with completion extended to APIs live on the bus but not defined here."""
+
+    _live: dict[str, dict[str, Any]]
+
+    def __getattr__(self, name: str) -> _ShellPath:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _ShellPath(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {a.split(".")[0] for a in self._live})
+
+
+class _ShellPath(BusPath):
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> _ShellPath:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _ShellPath(self._bus, f"{self._path}.{name}")
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        live: dict[str, dict[str, Any]] = getattr(self._bus, "_live", {})
+        schema = live.get(self._path, {})
+        names |= set(schema.get("rpcs", {})) | set(schema.get("events", {}))
+        prefix = self._path + "."
+        names |= {a[len(prefix) :].split(".")[0] for a in live if a.startswith(prefix)}
+        return sorted(names)
+
+
+def enable_completion(bus: Bus, live: dict[str, dict[str, Any]]) -> None:
+    # The very object of the bus module is kept (code that imported it sees the same bus);
+    # only its class changes, to a subclass that adds no state but the live schemas.
+    bus.__class__ = _ShellBus
+    bus._live = live  # type: ignore[attr-defined]
+
+
+def interact(namespace: dict[str, Any], banner: str, *, plain: bool) -> None:
+    if not plain:
+        try:
+            import IPython
+        except ImportError:
+            pass
+        else:
+            print(banner)
+            # Jedi completes from static analysis; dir() is what knows bus.<api>.<name>.
+            IPython.start_ipython(
+                argv=["--no-banner", "--IPCompleter.use_jedi=False"], user_ns=namespace
+            )
+            return
+    with contextlib.suppress(ImportError):
+        import readline
+        import rlcompleter
+
+        readline.set_completer(rlcompleter.Completer(namespace).complete)
+        readline.parse_and_bind("tab: complete")
+    code.interact(banner=banner, local=namespace, exitmsg="")
