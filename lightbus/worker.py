@@ -107,15 +107,13 @@ class Worker:
     def _on_signal(self, sig: int) -> None:
         self._signals += 1
         if self._signals > 1:
-            print("lightbus: second signal, exiting now", file=sys.stderr, flush=True)
+            _say("lightbus: second signal, exiting now")
             os._exit(1)
         name = signal.Signals(sig).name
-        print(
-            f"lightbus: {name} received, stopping (again to exit at once)",
-            file=sys.stderr,
-            flush=True,
-        )
+        # Stop first: the output may be a pipe whose reader is gone (a killed supervisor),
+        # and a failed print must not keep the worker running.
         self.client.request_stop(name)
+        _say(f"lightbus: {name} received, stopping (again to exit at once)")
 
     async def run(self, *, install_signals: bool = True) -> int:
         """Serve until a signal (or :meth:`BusClient.request_stop`); return the exit code."""
@@ -283,6 +281,11 @@ class Worker:
             f"service {client.settings.service_name}, process {client.settings.process_name}, "
             f"redis {client.settings.redacted_url()}"
         )
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def _hook_kwargs(hook: Any, client: BusClient) -> dict[str, Any]:

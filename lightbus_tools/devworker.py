@@ -233,10 +233,15 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+# Sent to the child when the supervisor dies. Not SIGTERM: Linux delivers the death signal
+# once per thread of the dying parent, and a worker takes a second SIGTERM as "exit now".
+ORPHANED = signal.SIGUSR1
+
+
 def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
     os.setsid()  # Ctrl-C in the terminal reaches the supervisor only
     if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, ORPHANED)  # PR_SET_PDEATHSIG
 
 
 # ------------------------------------------------------------------ the child process
@@ -262,7 +267,20 @@ def run_child(module: str, log_level: str) -> int:
             console.print(Traceback.from_exception(type(cause), cause, tb, max_frames=20))
         console.print(f"[bold red]lightbus: {exc}[/]")
         return IMPORT_FAILED
-    return asyncio.run(Worker(bus.client).run())
+
+    def orphaned() -> None:
+        # The supervisor was killed: stop gracefully, once, but surely. Its embedded Redis
+        # is likely gone too, and a stop that cannot reach Redis may otherwise take long.
+        if bus.client.stop_reason != "supervisor gone":
+            bus.client.request_stop("supervisor gone")
+            grace = bus.client.settings.shutdown_grace + 1.0
+            asyncio.get_running_loop().call_later(grace, os._exit, 1)
+
+    async def serve() -> int:
+        asyncio.get_running_loop().add_signal_handler(ORPHANED, orphaned)
+        return await Worker(bus.client).run()
+
+    return asyncio.run(serve())
 
 
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:

@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -177,31 +178,37 @@ def _start_keeper(directory: Path, user: int, keep: bool, timeout: float) -> Sta
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
-    log = (directory / STATE_DIR / LOG_FILE).open("w")
+    log_path = directory / STATE_DIR / LOG_FILE
+    # The keeper reports "ok" or its error on this pipe; end of file means it died.
+    read_end, write_end = os.pipe()
     args = [sys.executable, "-m", "lightbus_tools.embedded", str(directory), str(user)]
-    if keep:
-        args.append("--keep")
-    with log:
-        keeper = subprocess.Popen(
-            args,
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,  # Ctrl-C in the terminal is for the commands, not it
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = read_state(directory)
-        if state is not None and state.keeper == keeper.pid:
-            return state
-        if keeper.poll() is not None:
-            detail = (directory / STATE_DIR / LOG_FILE).read_text().strip()
-            raise EmbeddedError(f"The embedded Redis server did not start: {detail}")
-        time.sleep(0.01)
-    keeper.kill()
-    raise EmbeddedError(f"The embedded Redis server did not start within {timeout}s")
+    args += [str(write_end), "--keep" if keep else "--no-keep"]
+    try:
+        with log_path.open("w") as log:
+            launcher = subprocess.Popen(
+                args,
+                cwd=directory,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                pass_fds=(write_end,),
+                start_new_session=True,  # Ctrl-C in the terminal is for the commands
+            )
+        os.close(write_end)
+        write_end = -1
+        launcher.wait(timeout)  # it forks the keeper and exits: nothing is left to reap
+        ready, _, _ = select.select([read_end], [], [], timeout)
+        report = os.read(read_end, 4096).decode(errors="replace").strip() if ready else ""
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    state = read_state(directory)
+    if report == "ok" and state is not None:
+        return state
+    detail = report or log_path.read_text().strip() or f"no answer within {timeout}s"
+    raise EmbeddedError(f"The embedded Redis server did not start: {detail}")
 
 
 def server_version(binary: str) -> str:
@@ -220,16 +227,21 @@ def server_version(binary: str) -> str:
 # ------------------------------------------------------------------ the keeper process
 
 
-def keep_server(directory: Path, first_user: int, keep: bool) -> int:
+def keep_server(directory: Path, first_user: int, report_fd: int, keep: bool) -> int:
     """Run the server until no user is left (or forever with ``keep``, until SIGTERM)."""
-    stopping = False
+    if os.fork() > 0:
+        os._exit(0)  # detach: the keeper is nobody's child, so nobody has to reap it
+    try:
+        server, data = _start_server(directory, first_user, keep)
+    except Exception as exc:
+        os.write(report_fd, f"{type(exc).__name__}: {exc}".encode())
+        return 1
+    os.write(report_fd, b"ok")
+    os.close(report_fd)
+    return _serve(directory, server, data)
 
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _start_server(directory: Path, first_user: int, keep: bool) -> tuple[RedisServer, str]:
     binary = find_binary(prefer_embedded=True)
     data = tempfile.mkdtemp(prefix="lightbus-embedded-")
     server = RedisServer(binary=binary, directory=data).start()
@@ -246,6 +258,18 @@ def keep_server(directory: Path, first_user: int, keep: bool) -> int:
             users=[first_user],
         ),
     )
+    return server, data
+
+
+def _serve(directory: Path, server: RedisServer, data: str) -> int:
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         while not stopping:
             time.sleep(POLL_SECONDS)
@@ -273,4 +297,6 @@ def keep_server(directory: Path, first_user: int, keep: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(keep_server(Path(sys.argv[1]), int(sys.argv[2]), "--keep" in sys.argv[3:]))
+    sys.exit(
+        keep_server(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "--keep")
+    )
