@@ -1,27 +1,26 @@
 """The live trace feed of ``lightbus dev`` and the demo: one readable line per step.
 
-A background thread follows the ``<prefix>:trace`` stream (XREAD, blocking a bounded
-time per read), decodes each entry with :meth:`lightbus.trace.TraceRecord.from_fields`
-and prints it with rich. Failures show their error, replays say what they replay, and
-worker starts, stops and reloads stand out.
+A background thread follows the trace stream through the runtime's public reader
+(:meth:`lightbus.TraceReader.follow`, then :func:`lightbus.read_trace` for what was
+written just before the stop) and prints each record with rich. Failures show their
+error, replays say what they replay, and worker starts, stops and reloads stand out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from datetime import datetime
 
-import redis
 from rich.console import Console
 from rich.text import Text
 
-from lightbus import trace
-from lightbus.keys import Keys
+from lightbus import BusClient, BusConnectionError, Settings, TraceReader, read_trace, trace
 from lightbus.trace import TraceRecord
 
 PAYLOAD_CHARS = 60
-BLOCK_MS = 500
 
 # step -> (mark, style)
 _LOOK: dict[str, tuple[str, str]] = {
@@ -93,9 +92,8 @@ class TraceFeed:
     """Prints every new record of the trace stream until stopped."""
 
     def __init__(self, redis_url: str, console: Console, *, prefix: str = "lightbus") -> None:
-        self.redis_url = redis_url
+        self.client = BusClient(Settings.resolve(redis_url=redis_url, prefix=prefix))
         self.console = console
-        self.key = Keys(prefix).trace
         # Start at the wall clock, not at "$": records written between now and the first
         # read (a worker starting) are shown too.
         self.last_id = f"{int(time.time() * 1000)}-0"
@@ -107,41 +105,42 @@ class TraceFeed:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Stop after printing what is already in the stream."""
         self._stop.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=BLOCK_MS / 1000 + 5)
-        try:
-            while True:
-                stopping = self._stop.is_set()
-                try:
-                    replies = client.xread(
-                        {self.key: self.last_id}, count=200, block=None if stopping else BLOCK_MS
-                    )
-                except (redis.RedisError, OSError) as exc:
-                    if stopping:
-                        return
-                    self.console.print(f"lightbus: trace feed: {exc}; retrying", style="red")
-                    self._stop.wait(1.0)
-                    continue
-                for _key, entries in replies or []:
-                    for stream_id, fields in entries:
-                        self._show(stream_id, fields)
-                if stopping:
-                    return
-        finally:
-            client.close()
+        asyncio.run(self._follow())
 
-    def _show(self, stream_id: bytes | str, fields: dict[bytes, bytes]) -> None:
-        sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-        self.last_id = sid
-        try:
-            record = TraceRecord.from_fields(sid, fields)
-        except ValueError as exc:
-            self.console.print(f"lightbus: trace entry {sid} skipped: {exc}", style="yellow")
-            return
+    async def _follow(self) -> None:
+        reader = TraceReader(self.client)
+        while not self._stop.is_set():
+            try:
+                async for record in reader.follow(after=self.last_id, stop=self._stop.is_set):
+                    self._show(record)
+            except BusConnectionError as exc:
+                if self._stop.is_set():
+                    return
+                self.console.print(f"lightbus: trace feed: {exc}; retrying", style="red")
+                await asyncio.sleep(1.0)
+        # What was written just before the stop, after the last blocking read.
+        with contextlib.suppress(BusConnectionError):
+            async for record in read_trace(self.client, since=_ms(self.last_id)):
+                if _after(record.stream_id, self.last_id):
+                    self._show(record)
+
+    def _show(self, record: TraceRecord) -> None:
+        self.last_id = record.stream_id
         self.shown += 1
         self.console.print(describe(record), soft_wrap=True, highlight=False)
+
+
+def _ms(stream_id: str) -> int:
+    return int(stream_id.partition("-")[0])
+
+
+def _after(stream_id: str, last: str) -> bool:
+    ms, _, seq = stream_id.partition("-")
+    last_ms, _, last_seq = last.partition("-")
+    return (int(ms), int(seq or 0)) > (int(last_ms), int(last_seq or 0))
