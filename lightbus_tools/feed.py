@@ -111,7 +111,13 @@ class TraceFeed:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        asyncio.run(self._follow())
+        asyncio.run(self._follow_then_close())
+
+    async def _follow_then_close(self) -> None:
+        try:
+            await self._follow()
+        finally:
+            await self.client.close()
 
     async def _follow(self) -> None:
         reader = TraceReader(self.client)
