@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import code
 import contextlib
+import rlcompleter
 from typing import Any
 
 from rich.console import Console
@@ -127,6 +128,23 @@ class _ShellPath(BusPath):
         names |= {a[len(prefix) :].split(".")[0] for a in live if a.startswith(prefix)}
         return sorted(names)
 
+    def _is_rpc(self) -> bool:
+        api, _, name = self._path.rpartition(".")
+        local = self._bus.client.apis.get(api)
+        if local is not None:
+            return name in local.rpcs
+        live: dict[str, dict[str, Any]] = getattr(self._bus, "_live", {})
+        return name in live.get(api, {}).get("rpcs", {})
+
+
+class _Completer(rlcompleter.Completer):
+    """The standard completer, but ``(`` only after an RPC: an API or event is not called."""
+
+    def _callable_postfix(self, val: Any, word: str) -> str:
+        if isinstance(val, _ShellPath) and not val._is_rpc():
+            return word
+        return str(super()._callable_postfix(val, word))  # type: ignore[misc]
+
 
 def enable_completion(bus: Bus, live: dict[str, dict[str, Any]]) -> None:
     # The very object of the bus module is kept (code that imported it sees the same bus);
@@ -150,8 +168,7 @@ def interact(namespace: dict[str, Any], banner: str, *, plain: bool) -> None:
             return
     with contextlib.suppress(ImportError):
         import readline
-        import rlcompleter
 
-        readline.set_completer(rlcompleter.Completer(namespace).complete)
+        readline.set_completer(_Completer(namespace).complete)
         readline.parse_and_bind("tab: complete")
     code.interact(banner=banner, local=namespace, exitmsg="")

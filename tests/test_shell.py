@@ -1,0 +1,128 @@
+"""`lightbus shell`: `bus` ready, APIs listed, completion, blocking calls at the prompt."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+
+from lightbus_tools.shell import enable_completion, live_schemas
+
+QUICKSTART = ROOT / "examples" / "quickstart"
+
+OTHER_API = """
+import lightbus
+from lightbus import Api, Event
+
+
+class StockApi(Api):
+    low = Event(parameters=("sku",))
+
+    class Meta:
+        name = "stock"
+
+    def level(self, sku: str) -> int:
+        return 7
+
+
+bus = lightbus.create()
+bus.client.register_api(StockApi())
+"""
+
+
+def test_shell_lists_apis_and_calls_an_rpc(start_worker, worker_env):
+    start_worker(QUICKSTART)
+    session = (
+        "print(bus.example.hello_world())\n"
+        "sent = bus.example.my_event.fire()\n"
+        "print(len(sent.id))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "lightbus", "shell", "--plain"],
+        cwd=QUICKSTART, env=worker_env(), input=session, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Hello world" in result.stdout and "32" in result.stdout
+    assert "example" in result.stderr and "hello_world" in result.stderr
+    assert "my_event" in result.stderr and "local + live" in result.stderr
+    assert "`bus` is ready" in result.stderr
+
+
+def test_shell_without_a_bus_module_still_gives_a_bus(start_worker, worker_env, tmp_path):
+    start_worker(QUICKSTART)
+    result = subprocess.run(
+        [sys.executable, "-m", "lightbus", "shell", "--plain"],
+        cwd=tmp_path, env=worker_env(), input="print(bus.example.hello_world())\n",
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Cannot find the bus module 'bus'" in result.stderr
+    assert "example" in result.stderr and " live" in result.stderr  # listed from the registry
+    assert "Hello world" in result.stdout
+
+
+def test_tab_completes_bus_api_and_name_in_a_terminal(start_worker, worker_env):
+    start_worker(QUICKSTART)
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the shell
+        os.chdir(QUICKSTART)
+        os.execve(
+            sys.executable, [sys.executable, "-m", "lightbus", "shell", "--plain"], worker_env()
+        )
+    try:
+        output = read_until(fd, b">>> ")
+        os.write(fd, b"bus.exa\t")
+        output += read_until(fd, b"bus.example")
+        os.write(fd, b".hel\t")  # an API completes without "(": the dot follows
+        output += read_until(fd, b"hello_world(")
+        os.write(fd, b")\n")
+        output += read_until(fd, b"'Hello world'")
+        os.write(fd, b"\x04")  # Ctrl-D
+        assert b"APIs on the bus" in output
+        status = wait_exit(pid, fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def wait_exit(pid: int, fd: int, timeout: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if select.select([fd], [], [], 0.05)[0]:
+            with contextlib.suppress(OSError):
+                os.read(fd, 4096)  # keep the terminal drained
+    os.kill(pid, 9)
+    return os.waitpid(pid, 0)[1]
+
+
+def read_until(fd: int, wanted: bytes, timeout: float = 15.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{wanted!r} not seen in {data.decode(errors='replace')!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            data += os.read(fd, 4096)
+    return data
+
+
+def test_completion_covers_apis_live_on_the_bus(project, start_worker, bus_factory):
+    start_worker(project(OTHER_API))
+    bus = bus_factory()  # defines no API itself
+    live = live_schemas(bus)
+    assert "stock" in live
+    enable_completion(bus, live)
+    assert "stock" in dir(bus)
+    assert {"level", "low", "call_async", "fire"} <= set(dir(bus.stock))
+    assert bus.stock.level(sku="x") == 7  # still the same bus
