@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from conftest import ROOT
 from devtools import dev_env, lightbus, state
 from rich.console import Console
+from support import wait_until
 
 from lightbus import trace
 from lightbus.trace import TraceRecord
@@ -105,3 +107,23 @@ def test_feed_lines_show_failures_replays_and_reloads():
     long_payload = render(record(record=trace.RPC_CALLED, kind="rpc", api="a", name="b",
                                  payload='{"x":"' + "y" * 200 + '"}', status="ok"))  # fmt: skip
     assert "…" in long_payload and len(long_payload) < 200
+
+
+def test_inspect_finds_the_embedded_server_and_shows_reloads(project):
+    folder = project(QUICKSTART)
+    worker = lightbus(folder, "run", "--reload", "--embedded", "--debounce", "100")
+    try:
+        worker.wait_for("lightbus: serving", timeout=20)
+        (folder / "bus.py").write_text(QUICKSTART + "\n# edited\n")
+        worker.wait_for("reloading the worker", timeout=10)
+        wait_until(lambda: worker.output.count("lightbus: serving") == 2, timeout=15)
+        shown = subprocess.run(
+            [sys.executable, "-m", "lightbus", "inspect", "--step", "worker.reloaded", "--json"],
+            cwd=folder, env=dev_env(), capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        assert len(rows) == 1 and rows[0]["record"] == "worker.reloaded"
+        assert rows[0]["detail"]["changed"] == ["bus.py"]
+    finally:
+        worker.stop()
