@@ -163,7 +163,12 @@ def interact(namespace: dict[str, Any], banner: str, *, plain: bool) -> None:
             print(banner)
             # Jedi completes from static analysis; dir() is what knows bus.<api>.<name>.
             IPython.start_ipython(
-                argv=["--no-banner", "--IPCompleter.use_jedi=False"], user_ns=namespace
+                argv=[
+                    "--no-banner",
+                    "--IPCompleter.use_jedi=False",
+                    "--IPCompleter.evaluation=unsafe",
+                ],
+                user_ns=namespace,
             )
             return
     with contextlib.suppress(ImportError):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT
 
 from lightbus_tools.shell import enable_completion, live_schemas
@@ -126,3 +127,23 @@ def test_completion_covers_apis_live_on_the_bus(project, start_worker, bus_facto
     assert "stock" in dir(bus)
     assert {"level", "low", "call_async", "fire"} <= set(dir(bus.stock))
     assert bus.stock.level(sku="x") == 7  # still the same bus
+
+
+def test_ipython_is_used_when_installed(start_worker, worker_env):
+    pytest.importorskip("IPython")
+    start_worker(QUICKSTART)
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the shell
+        os.chdir(QUICKSTART)
+        os.execve(sys.executable, [sys.executable, "-m", "lightbus", "shell"], worker_env())
+    try:
+        read_until(fd, b"In [")
+        os.write(fd, b"bus.example.hel\t")
+        read_until(fd, b"hello_world")
+        os.write(fd, b"()\r")
+        read_until(fd, b"'Hello world'")
+        os.write(fd, b"exit\r")
+        status = wait_exit(pid, fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
