@@ -133,14 +133,23 @@ class Lease:
     def url(self) -> str:
         return self.state.url
 
-    def release(self) -> None:
-        """Stop using the server; the keeper stops it if no other user is left."""
+    def release(self, wait: float = 3.0) -> None:
+        """Stop using the server; the keeper stops it if no other user is left.
+
+        When this was the last user, wait (up to ``wait`` seconds) until the server is
+        gone, so that when a development command returns its server has stopped too.
+        """
         with _locked(self.directory):
             state = read_state(self.directory)
             if state is None or state.keeper != self.state.keeper:
                 return
             state.users = [u for u in state.users if u != self.user]
             _write_state(self.directory, state)
+        if state.users or state.keep:
+            return
+        deadline = time.monotonic() + wait
+        while alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def acquire(directory: Path, *, keep: bool = False, timeout: float = 15.0) -> Lease:
