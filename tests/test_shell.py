@@ -77,45 +77,55 @@ def test_tab_completes_bus_api_and_name_in_a_terminal(start_worker, worker_env):
         os.execve(
             sys.executable, [sys.executable, "-m", "lightbus", "shell", "--plain"], worker_env()
         )
+    term = Terminal(fd)
     try:
-        output = read_until(fd, b">>> ")
+        assert b"APIs on the bus" in term.expect(b">>> ")
         os.write(fd, b"bus.exa\t")
-        output += read_until(fd, b"bus.example")
+        term.expect(b"bus.example")
         os.write(fd, b".hel\t")  # an API completes without "(": the dot follows
-        output += read_until(fd, b"hello_world(")
+        term.expect(b"hello_world(")
         os.write(fd, b")\n")
-        output += read_until(fd, b"'Hello world'")
+        term.expect(b"'Hello world'")
+        term.expect(b">>> ")  # Ctrl-D typed before the prompt reads may be lost
         os.write(fd, b"\x04")  # Ctrl-D
-        assert b"APIs on the bus" in output
         status = wait_exit(pid, fd)
     finally:
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+class Terminal:
+    """Reads a pseudo-terminal; :meth:`expect` consumes output up to a marker."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def expect(self, wanted: bytes, timeout: float = 15.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while wanted not in self.buffer:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{wanted!r} not seen in {self.buffer.decode(errors='replace')!r}"
+            if select.select([self.fd], [], [], left)[0]:
+                self.buffer += os.read(self.fd, 4096)
+        end = self.buffer.index(wanted) + len(wanted)
+        seen, self.buffer = self.buffer[:end], self.buffer[end:]
+        return seen
+
+
 def wait_exit(pid: int, fd: int, timeout: float = 15.0) -> int:
     deadline = time.monotonic() + timeout
+    seen = b""
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return status
         if select.select([fd], [], [], 0.05)[0]:
             with contextlib.suppress(OSError):
-                os.read(fd, 4096)  # keep the terminal drained
+                seen += os.read(fd, 4096)  # keep the terminal drained
     os.kill(pid, 9)
-    return os.waitpid(pid, 0)[1]
-
-
-def read_until(fd: int, wanted: bytes, timeout: float = 15.0) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in data:
-        left = deadline - time.monotonic()
-        assert left > 0, f"{wanted!r} not seen in {data.decode(errors='replace')!r}"
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            data += os.read(fd, 4096)
-    return data
+    os.waitpid(pid, 0)
+    raise AssertionError(f"the shell did not exit; after the last input it wrote {seen!r}")
 
 
 def test_completion_covers_apis_live_on_the_bus(project, start_worker, bus_factory):
@@ -136,12 +146,14 @@ def test_ipython_is_used_when_installed(start_worker, worker_env):
     if pid == 0:  # pragma: no cover - the child becomes the shell
         os.chdir(QUICKSTART)
         os.execve(sys.executable, [sys.executable, "-m", "lightbus", "shell"], worker_env())
+    term = Terminal(fd)
     try:
-        read_until(fd, b"In [")
+        term.expect(b"In [")
         os.write(fd, b"bus.example.hel\t")
-        read_until(fd, b"hello_world")
+        term.expect(b"hello_world")
         os.write(fd, b"()\r")
-        read_until(fd, b"'Hello world'")
+        term.expect(b"'Hello world'")
+        term.expect(b"In [")
         os.write(fd, b"exit\r")
         status = wait_exit(pid, fd)
     finally:
