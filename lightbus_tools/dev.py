@@ -78,7 +78,11 @@ def main(args: argparse.Namespace) -> int:
             timer = threading.Timer(args.duration, supervisor.stop_event.set)
             timer.daemon = True
             timer.start()
-        console.print("lightbus: live trace feed below; Ctrl-C stops", style="dim")
+        console.print(
+            "lightbus: live trace feed below; `lightbus shell` in another terminal of this "
+            "folder gives a prompt on this bus; Ctrl-C stops",
+            style="dim",
+        )
         try:
             return supervisor.run()
         finally:

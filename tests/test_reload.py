@@ -133,3 +133,51 @@ def test_an_in_flight_handler_finishes_before_the_restart(reloading, bus_factory
     assert bus.greeter.hello() == "v2"
     out = worker.output
     assert out.index("Waiting up to") < out.index("lightbus: serving", out.index("changed"))
+
+
+LISTENER_BUS = """
+import asyncio
+import os
+import lightbus
+from lightbus import Api, Event
+
+
+class ShopApi(Api):
+    order_placed = Event(parameters=("order_id",))
+
+    class Meta:
+        name = "shop"
+
+
+async def record_order(event, order_id):
+    with open(f"attempt-{event.attempt}", "w") as f:
+        f.write(str(os.getpid()))
+    if event.attempt == 1:
+        await asyncio.sleep(30)  # still running when the reload comes
+
+
+bus = lightbus.create()
+bus.client.register_api(ShopApi())
+
+
+@bus.client.on_start()
+def start_listening(**_):
+    bus.shop.order_placed.listen(record_order, listener_name="record_order")
+# version 1
+"""
+
+
+def test_an_unfinished_event_comes_back_at_once_after_a_reload(project, start_worker, bus_factory):
+    folder = project(LISTENER_BUS)
+    worker = start_worker(folder, "--reload", "--debounce", "100", LIGHTBUS_SHUTDOWN_GRACE="0.5")
+    bus_factory().shop.order_placed.fire(order_id=7)
+    wait_until(lambda: (folder / "attempt-1").exists(), timeout=10)
+    (folder / "bus.py").write_text(LISTENER_BUS.replace("version 1", "version 2"))
+    reloaded = time.monotonic()
+    # Same consumer name, so the new process takes its pending entry back on start,
+    # long before the 60 s acknowledgement timeout would let anyone reclaim it.
+    wait_until(lambda: (folder / "attempt-2").exists(), timeout=10)
+    assert time.monotonic() - reloaded < 8
+    first, second = ((folder / f"attempt-{n}").read_text() for n in (1, 2))
+    assert first != second  # handled again by the fresh process
+    assert "handlers did not finish" in worker.output
