@@ -47,6 +47,7 @@ STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 LOG_FILE = "embedded.log"
 POLL_SECONDS = 0.2
+WAKE = signal.SIGUSR1  # a user left: the keeper checks at once instead of at the next poll
 
 
 class EmbeddedError(RuntimeError):
@@ -147,6 +148,8 @@ class Lease:
             _write_state(self.directory, state)
         if state.users or state.keep:
             return
+        with contextlib.suppress(OSError):
+            os.kill(state.keeper, WAKE)  # look now rather than at the next poll
         deadline = time.monotonic() + wait
         while alive(state.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -279,9 +282,14 @@ def _serve(directory: Path, server: RedisServer, data: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(WAKE, lambda signum, frame: None)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)  # any signal ends the wait below at once
     try:
         while not stopping:
-            time.sleep(POLL_SECONDS)
+            if select.select([wake_r], [], [], POLL_SECONDS)[0]:
+                os.read(wake_r, 512)
             if server.process is None or server.process.poll() is not None:
                 print("the embedded server exited", file=sys.stderr)
                 break
