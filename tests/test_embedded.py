@@ -181,6 +181,7 @@ def test_settings_read_only_a_live_state_file_and_only_for_the_default_url(tmp_p
     live = {"url": "redis://127.0.0.1:1234/0", "pid": os.getpid()}
     state_file.write_text(json.dumps(live))
     assert Settings.resolve().redis_url == live["url"]
+    assert Settings.resolve(redis_url="embedded").redis_url == live["url"]
     assert Settings.resolve(redis_url="redis://other:6379/0").redis_url == "redis://other:6379/0"
     monkeypatch.setenv("LIGHTBUS_REDIS_URL", "redis://env:6379/0")
     assert Settings.resolve().redis_url == "redis://env:6379/0"
