@@ -15,7 +15,6 @@ live state file the default URL stays, so production is unaffected.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 EMBEDDED = "embedded"
-EMBEDDED_STATE = Path(".lightbus") / "embedded.json"
+EMBEDDED_STATE = os.path.join(".lightbus", "embedded.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,12 +127,12 @@ class Settings:
         merged = {**cls.from_file(), **cls.from_env(), **kwargs}
         url = merged.get("redis_url")
         if url is None or url == EMBEDDED:
-            found = embedded_url(Path.cwd())
+            found = embedded_url(os.getcwd())
             if found:
                 merged["redis_url"] = found
             elif url == EMBEDDED:
                 raise ConfigError(
-                    f"redis_url is {EMBEDDED!r} but no embedded server runs in {Path.cwd()} "
+                    f"redis_url is {EMBEDDED!r} but no embedded server runs in {os.getcwd()} "
                     f"(no live {EMBEDDED_STATE}). Start one with `lightbus dev`, or "
                     f"`lightbus run --reload --embedded`, in this directory.",
                     key="redis_url",
@@ -145,10 +144,13 @@ class Settings:
         return redact_url(self.redis_url)
 
 
-def embedded_url(directory: Path) -> str | None:
+def embedded_url(directory: str) -> str | None:
     """The URL in ``directory``'s embedded-server state file, if its server is alive."""
+    import json  # here, not at import: `import lightbus` stays small
+
     try:
-        state = json.loads((directory / EMBEDDED_STATE).read_text())
+        with open(os.path.join(directory, EMBEDDED_STATE)) as handle:
+            state = json.load(handle)
         url, pid = str(state["url"]), int(state["pid"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
