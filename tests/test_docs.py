@@ -43,3 +43,10 @@ def test_readme_example_is_the_quickstart_module():
     body = [line for line in example.splitlines() if line.strip()]
     for line in code:
         assert line in body, line
+
+
+def test_every_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in (ROOT / "docs").rglob("*.md"):
+        relative = page.relative_to(ROOT / "docs").as_posix()
+        assert relative in nav, f"{relative} is not in mkdocs.yml's nav"
