@@ -73,6 +73,8 @@ def describe(record: TraceRecord) -> Text:
     if record.replay_of:
         line.append(f"  (replay of {record.replay_of})", style="bold yellow")
     line.append(f"  {record.service}/{record.process}", style="dim")
+    if record.handled_by and record.handled_by != record.process:
+        line.append(f" → {record.handled_by}", style="dim")
     return line
 
 

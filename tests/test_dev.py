@@ -127,3 +127,11 @@ def test_inspect_finds_the_embedded_server_and_shows_reloads(project):
         assert rows[0]["detail"]["changed"] == ["bus.py"]
     finally:
         worker.stop()
+
+
+def test_feed_lines_name_the_process_that_handled_a_message():
+    handled = render(
+        record(record=trace.RPC_HANDLED, kind="rpc", api="warranty", name="is_covered",
+               status="ok", service="support", process="web-1", handled_by="warranty-1")
+    )  # fmt: skip
+    assert handled.endswith("support/web-1 → warranty-1")
