@@ -32,7 +32,7 @@ from lightbus.events import Listener, ListenerRunner
 from lightbus.invoke import Invoker
 from lightbus.keys import Keys
 from lightbus.message import HOST, ErrorInfo, Kind, Message, now_ms
-from lightbus.rpc import ReplyReader
+from lightbus.rpc import ReplyReader, deadline_guard
 from lightbus.schedule import Schedule
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
@@ -44,6 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 REMOTE_SCHEMA_TTL = 10.0
 TRACE_FLUSH_SECONDS = 0.1
+SERVED_LOOKUP_SECONDS = 0.5
 
 
 class BusClient:
@@ -291,8 +292,10 @@ class BusClient:
                     )
                 )
                 try:
-                    served: bool | None = await self.serves(api)
-                except CONNECTION_ERRORS:
+                    # Only a hint for the error message: never delay the timeout for it.
+                    async with asyncio.timeout(SERVED_LOOKUP_SECONDS):
+                        served: bool | None = await self.serves(api)
+                except CONNECTION_ERRORS:  # includes the builtin TimeoutError
                     served = None
                 raise RpcTimeout(api=api, name=name, timeout=timeout, served=served) from None
         finally:
@@ -334,9 +337,8 @@ class BusClient:
         kwargs = checker.incoming(call.kwargs, "worker")
         spec = await self.spec(call.api, call.name, "rpc")
         spec.check((), call.kwargs)
-        result = await self.invoke(
-            rpc.method, trace=(call.trace_id, call.span_id, call.id), **kwargs
-        )
+        method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
+        result = await self.invoke(method, trace=(call.trace_id, call.span_id, call.id), **kwargs)
         return checker.result_out(result)
 
     # ---------------------------------------------------------------- events

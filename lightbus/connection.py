@@ -2,20 +2,26 @@
 
 Two traps of redis-py's asyncio client shape this module (see ``docs/explanation``):
 ``from_url`` comes without a retry policy, so one is passed explicitly; and a client
-that does blocking reads (``BLPOP``, ``XREADGROUP BLOCK``) needs ``socket_timeout=None``
-or redis-py times the read out and silently re-sends it. Blocking readers therefore get
-a connection of their own, and every block is bounded (a few seconds, in a loop).
+that does blocking reads (``BLPOP``, ``XREADGROUP BLOCK``) must not have its reads timed
+out and silently re-sent by redis-py. Blocking readers therefore get a connection of
+their own (an event listener's without hidden retries: its loop reconnects with
+:class:`Backoff` and must see every lost connection), every block is bounded (at most
+:data:`MAX_BLOCK_SECONDS`, in a loop), and their socket timeout is longer than any
+block, so a peer that vanished without closing the connection is noticed in seconds
+rather than after TCP keepalive's hours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,14 +32,21 @@ T = TypeVar("T")
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCHEMES = ("redis://", "rediss://", "unix://")
+# No blocking read of the bus (XREADGROUP BLOCK, BLPOP) waits longer than this.
+MAX_BLOCK_SECONDS = 2.0
 
 
-def connect(settings: Settings, *, blocking: bool = False, max_connections: int = 64) -> Any:
+def connect(
+    settings: Settings, *, blocking: bool = False, max_connections: int = 64, retries: bool = True
+) -> Any:
     """A redis-py asyncio client for ``settings.redis_url``.
 
     Args:
-        blocking: the client will do blocking reads, so reads never time out by themselves.
+        blocking: the client will do blocking reads (of at most ``MAX_BLOCK_SECONDS``).
         max_connections: the pool's size; callers beyond it wait for a free connection.
+        retries: redis-py retries a command through a lost connection. A reader that must
+            see every lost connection (an event listener: the lost reply may have
+            delivered entries to it) passes False and reconnects in its own loop.
     """
     url = settings.redis_url
     if not url.startswith(_SCHEMES):
@@ -41,27 +54,64 @@ def connect(settings: Settings, *, blocking: bool = False, max_connections: int 
             f"redis_url {redact_url(url)!r} must start with redis://, rediss:// or unix://",
             key="redis_url",
         )
-    retries = max(1, int(settings.connect_timeout / 0.5))
+    tries = max(1, int(settings.connect_timeout / 0.5)) if retries else 0
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=None,
         socket_connect_timeout=min(settings.connect_timeout, 2.0),
-        socket_timeout=None if blocking else settings.connect_timeout + settings.rpc_timeout,
+        socket_timeout=settings.connect_timeout
+        + (MAX_BLOCK_SECONDS if blocking else settings.rpc_timeout),
         health_check_interval=0 if blocking else 30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
+        retry=_Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), tries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
-    # from_pool: the client owns the pool, so aclose() also closes its connections.
+    # from_pool: closing the client closes its pool (Redis(connection_pool=) would leak it).
     return aioredis.Redis.from_pool(pool)
+
+
+_retrying: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lightbus_redis_retrying", default=False
+)
+
+
+class _Retry(Retry):
+    """redis-py's retry, made linear, and never for refused credentials.
+
+    redis-py runs its connect retry inside its command retry, with the same policy, so
+    against a dead server the tries multiply (10 x 10, with backoff: half a minute for one
+    command). Here only the outermost retry retries; it reconnects each time anyway.
+    """
+
+    async def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+        if _retrying.get():
+            return await do()
+
+        async def fail_fast(error: Exception, *more: Any) -> None:
+            await fail(error, *more)  # redis-py's clean-up (disconnect) first
+            if isinstance(error, AuthenticationError):
+                raise error  # retrying cannot fix refused credentials
+
+        token = _retrying.set(True)
+        try:
+            return await super().call_with_retry(do, fail_fast, *args, **kwargs)
+        finally:
+            _retrying.reset(token)
 
 
 def connection_error(settings: Settings, exc: BaseException) -> BusConnectionError:
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
+    reason = str(exc).rstrip(".") or type(exc).__name__
+    if isinstance(exc, AuthenticationError):
+        return BusConnectionError(
+            f"Redis at {url} refused the credentials: {reason}. Check the user and password "
+            f"in redis_url (LIGHTBUS_REDIS_URL) against the server's ACL.",
+            url=url,
+        )
     return BusConnectionError(
-        f"Cannot reach Redis at {url}: {str(exc).rstrip('.')}. Check that the server is "
-        f"running and that redis_url (LIGHTBUS_REDIS_URL) is right.",
+        f"Cannot reach Redis at {url}: {reason}. Check that the server is running and that "
+        f"redis_url (LIGHTBUS_REDIS_URL) is right.",
         url=url,
     )
 
@@ -72,13 +122,16 @@ async def guarded(settings: Settings, operation: Awaitable[T]) -> T:
     The whole operation is bounded by ``connect_timeout`` plus a margin, so an unreachable
     server never makes a caller hang.
     """
+    limit = settings.connect_timeout + 1.0
     try:
-        async with asyncio.timeout(settings.connect_timeout + 1.0):
+        async with asyncio.timeout(limit):
             return await operation
+    except TimeoutError:
+        # Before CONNECTION_ERRORS: the builtin TimeoutError is an OSError too.
+        reason = TimeoutError(f"no answer within {limit:g}s (timed out)")
+        raise connection_error(settings, reason) from None
     except CONNECTION_ERRORS as exc:
         raise connection_error(settings, exc) from None
-    except TimeoutError as exc:
-        raise connection_error(settings, TimeoutError("timed out")) from exc
 
 
 class Backoff:
@@ -94,8 +147,13 @@ class Backoff:
         self.delay = first
 
     async def wait(self) -> float:
-        delay = self.delay
+        delay = self.next()
         await asyncio.sleep(delay)
+        return delay
+
+    def next(self) -> float:
+        """The delay to wait now; the following one doubles (up to ``cap``)."""
+        delay = self.delay
         self.delay = min(delay * 2, self.cap)
         return delay
 

@@ -3,11 +3,24 @@
 Each listener is a consumer group ``<service>.<listener>`` on every stream it listens
 to; each process is a consumer named by its process name. An entry is acknowledged
 (``XACK``, in one pipeline with its ``event.handled`` trace record) only after the
-handler returns. A handler that raises is retried with backoff (``XCLAIM`` bumps the
-delivery count, which is the ``attempt``); after ``max_attempts`` the entry goes to the
-dead-letter stream and is acknowledged. Entries left pending by a dead consumer are
-reclaimed with ``XAUTOCLAIM`` after ``ack_timeout``; a restarted process first takes
-back its own pending entries.
+handler returns; what happens to one entry is :mod:`lightbus.delivery`'s job.
+
+This module owns the reading loop and the ownership of pending entries:
+
+- it reads at most as many entries as the listener has free handler slots
+  (``listener_concurrency``), so a slow handler never makes it read without bound;
+- while a handler runs, its entry's lease is renewed (``XCLAIM ... JUSTID`` resets the
+  idle time) so a slow but live handler is not reclaimed by another consumer;
+- entries idle past ``ack_timeout`` (their consumer died or hung) are reclaimed with
+  ``XAUTOCLAIM`` by any live consumer of the group;
+- at start, and after every lost connection, it takes back its own pending entries at
+  once (a restarted process with the same process name resumes where it died);
+- at shutdown, entries whose handlers did not finish are handed back: their idle time
+  is set past ``ack_timeout`` so another consumer reclaims them without waiting.
+
+A redelivery (``XCLAIM`` and ``XAUTOCLAIM`` bump the delivery count) is the next
+``attempt``; the lost attempt is recorded in the trace as ``event.failed`` with the
+error type ``lightbus.delivery.Unacknowledged``.
 """
 
 from __future__ import annotations
@@ -16,19 +29,17 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from redis.exceptions import ResponseError
 
-from lightbus import context, trace
+from lightbus import delivery, trace
 from lightbus.blocking import BlockingReader
-from lightbus.connection import CONNECTION_ERRORS, Backoff, connect
-from lightbus.deadletter import DeadLetter
-from lightbus.errors import ValidationError
+from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
+from lightbus.delivery import Entry, Unacknowledged, text
+from lightbus.errors import BusConnectionError
 from lightbus.message import Message, now_ms
 
 if TYPE_CHECKING:
@@ -38,7 +49,6 @@ logger = logging.getLogger("lightbus.events")
 
 BLOCK_MS = 1000
 BATCH_WAIT = 0.002
-MAX_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,14 +66,6 @@ class Listener:
         return [client.keys.event_stream(api, name) for api, name in self.events]
 
 
-@dataclass
-class _Entry:
-    stream: str
-    entry_id: str
-    fields: dict[bytes, bytes]
-    attempt: int
-
-
 class ListenerRunner:
     """Consumes the streams of one :class:`Listener` until stopped."""
 
@@ -75,14 +77,23 @@ class ListenerRunner:
         self.streams = listener.streams(client)
         self.max_attempts = listener.max_attempts or client.settings.max_attempts
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.entries: dict[asyncio.Task[None], Entry] = {}
+        # Events that nothing here or live describes, and since when (see delivery).
+        self.unchecked: dict[tuple[str, str], float] = {}
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None  # the reading loop, once started
         self.fatal: BaseException | None = None
         self._free = client.settings.listener_concurrency
         self._slot_freed = asyncio.Event()
-        self._redis: Any = None
-        self._reader: Any = None
-        self.task: asyncio.Task[None] | None = None  # the reading loop, once started
+        self._redis: Any = None  # claims, leases, pending lists: not the hot path
+        self._reader: Any = None  # XREADGROUP on a dedicated connection
+        self._cursors: dict[str, str] = {}  # XAUTOCLAIM's position per stream
+        ack_ms = client.settings.ack_timeout * 1000
+        # Leases are renewed three times per ack_timeout, and a blocking read never
+        # outlasts a renewal period, so a live handler's entry is never idle that long.
+        self._renew_every = client.settings.ack_timeout / 3
+        self._block_ms = max(10, min(BLOCK_MS, int(ack_ms / 4)))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -96,49 +107,90 @@ class ListenerRunner:
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)
 
-    async def create_groups(self) -> None:
-        redis = self.client.redis
+    async def create_groups(self, since: str | None = None) -> None:
+        redis = self._redis or self.client.redis
         for stream in self.streams:
             try:
-                await redis.xgroup_create(stream, self.group, id=self.listener.since, mkstream=True)
+                await redis.xgroup_create(
+                    stream, self.group, id=since or self.listener.since, mkstream=True
+                )
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
+    # ------------------------------------------------------------------ the loop
+
     async def run(self) -> None:
         """Read and handle entries until :meth:`stop`; then return (in-flight tasks remain)."""
-        self._redis = connect(self.client.settings, blocking=True, max_connections=1)
+        self._redis = connect(self.client.settings, blocking=True, max_connections=1, retries=False)
         self._reader = BlockingReader(self.client.settings)
         backoff = Backoff()
+        take_back_own = True
+        recreate_groups = False
+        next_renew = next_reclaim = 0.0
+        self.ready.set()
         try:
-            await self.create_groups()
-            self.ready.set()
-            await self._take_back_own_pending()
-            last_claim = time.monotonic()
             while not self.stopping.is_set():
                 try:
-                    if time.monotonic() - last_claim > self.client.settings.ack_timeout / 2:
-                        last_claim = time.monotonic()
-                        await self._reclaim_stale()
-                    await self._read_new()
+                    if recreate_groups:
+                        # From the start of what the stream holds now, so events fired
+                        # since the group vanished are not skipped.
+                        await self.create_groups(since="0")
+                        recreate_groups = False
+                    if take_back_own:
+                        take_back_own = not await self._take_back_own_pending()
+                    now = time.monotonic()
+                    if now >= next_renew:
+                        next_renew = now + self._renew_every
+                        await self._renew_leases()
+                    if now >= next_reclaim:
+                        next_reclaim = now + self.client.settings.ack_timeout / 2
+                        if await self._reclaim_stale():
+                            next_reclaim = now  # again as soon as a slot is free
+                    if self._free > 0:
+                        await self._read_new()
+                    else:
+                        await self._wait_for_slot(self._renew_every)
                     backoff.reset()
                 except CONNECTION_ERRORS as exc:
-                    logger.warning("Listener %s lost Redis (%s); retrying", self.group, exc)
-                    await backoff.wait()
+                    logger.warning(
+                        "Listener %s lost Redis (%s); reconnecting in %.2fs",
+                        self.group,
+                        exc,
+                        backoff.delay,
+                    )
+                    # A reply lost with the connection may have delivered entries to us
+                    # that we never saw: take back our own pending entries on reconnect.
+                    take_back_own = True
+                    await self._pause(backoff.next())
                 except ResponseError as exc:
-                    if "NOGROUP" not in str(exc):
-                        raise
-                    # The stream or group was deleted under us: make it again.
-                    await self.create_groups()
+                    if "NOGROUP" in str(exc):
+                        # Deleted, or Redis restarted without persistence.
+                        logger.warning("Consumer group %s is gone; recreating it", self.group)
+                        recreate_groups = True
+                        continue
+                    logger.error("Listener %s: Redis refused a command: %s", self.group, exc)
+                    await self._pause(backoff.next())
+                except Exception:
+                    # Never let one surprise end consuming while the worker looks alive.
+                    logger.exception("Listener %s failed; carrying on", self.group)
+                    await self._pause(backoff.next())
         finally:
             self.ready.set()
             await self._reader.aclose()
             await self._redis.aclose(close_connection_pool=True)
 
-    async def _wait_for_slot(self) -> int:
-        while self._free <= 0 and not self.stopping.is_set():
-            self._slot_freed.clear()
-            await self._slot_freed.wait()
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _wait_for_slot(self, timeout: float) -> None:
+        self._slot_freed.clear()
+        if self._free <= 0 and not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), timeout)
+
+    async def _read_new(self) -> None:
         # Handlers finishing together free their slots over a few turns of the loop (and
         # their acks in one or two writes): waiting briefly for half the slots makes each
         # read fetch a batch instead of one entry per round trip.
@@ -149,230 +201,181 @@ class ListenerRunner:
                     while self._free < wanted and not self.stopping.is_set():
                         self._slot_freed.clear()
                         await self._slot_freed.wait()
-        return self._free
-
-    async def _read_new(self) -> None:
-        count = await self._wait_for_slot()
         if self.stopping.is_set():
             return
         reply = await self._reader.xreadgroup(
             self.group,
             self.consumer,
             {stream: ">" for stream in self.streams},
-            count=count,
-            block=BLOCK_MS,
+            count=self._free,
+            block=self._block_ms,
         )
         for stream, entries in reply or ():
-            name = stream.decode() if isinstance(stream, bytes) else stream
+            name = text(stream)
             for entry_id, fields in entries:
-                self._spawn(_Entry(name, _text(entry_id), fields, attempt=1))
+                self._spawn(Entry(name, text(entry_id), fields, attempt=1))
 
-    async def _take_back_own_pending(self) -> None:
-        """After a restart under the same process name, handle our own pending entries now."""
+    # ------------------------------------------------------------------ ownership
+
+    def _held(self, stream: str) -> set[str]:
+        return {e.entry_id for e in self.entries.values() if e.stream == stream}
+
+    async def _take_back_own_pending(self) -> bool:
+        """Claim our own pending entries that no task holds. True when none are left."""
+        done = True
         for stream in self.streams:
-            reply = await self._redis.xreadgroup(
-                self.group, self.consumer, {stream: "0"}, count=1000
+            if self._free <= 0:
+                return False
+            held = self._held(stream)
+            want = self._free + len(held)
+            pending = await self._redis.xpending_range(
+                stream, self.group, min="-", max="+", count=want, consumername=self.consumer
             )
-            entries = [(eid, f) for _, items in reply or () for eid, f in items if f]
-            await self._spawn_with_counts(stream, entries)
+            ids = [text(p["message_id"]) for p in pending]
+            ids = [i for i in ids if i not in held][: self._free]
+            if len(pending) >= want:
+                done = False
+            if ids:
+                claimed = await self._redis.xclaim(
+                    stream, self.group, self.consumer, min_idle_time=0, message_ids=ids
+                )
+                await self._spawn_claimed(stream, claimed, "its earlier delivery to this process")
+        return done
 
-    async def _reclaim_stale(self) -> None:
+    async def _reclaim_stale(self) -> bool:
+        """Claim entries idle past ``ack_timeout``. True when more may be waiting."""
         idle_ms = int(self.client.settings.ack_timeout * 1000)
+        more = False
         for stream in self.streams:
+            if self._free <= 0:
+                return True
             reply = await self._redis.xautoclaim(
-                stream, self.group, self.consumer, min_idle_time=idle_ms, count=100
+                stream,
+                self.group,
+                self.consumer,
+                min_idle_time=idle_ms,
+                start_id=self._cursors.get(stream, "0-0"),
+                count=self._free,
             )
-            entries = [(eid, f) for eid, f in reply[1] if f]
-            if entries:
-                logger.info("Reclaimed %d stale entries of %s", len(entries), stream)
-            await self._spawn_with_counts(stream, entries)
+            # Go on from where this pass stopped: a dead consumer's backlog is taken a
+            # batch per free slots, as fast as handlers free them, not one per period.
+            cursor = text(reply[0])
+            self._cursors[stream] = cursor
+            more = more or cursor != "0-0"
+            held = self._held(stream)
+            claimed = [(eid, f) for eid, f in reply[1] if text(eid) not in held]
+            if claimed:
+                logger.warning(
+                    "Reclaimed %d entries of %s idle past ack_timeout (%gs)",
+                    len(claimed),
+                    stream,
+                    self.client.settings.ack_timeout,
+                )
+            await self._spawn_claimed(
+                stream,
+                claimed,
+                f"no acknowledgement within ack_timeout ({self.client.settings.ack_timeout:g}s)",
+            )
             for dead_id in reply[2] if len(reply) > 2 else ():
-                logger.warning("Entry %s of %s was deleted before it was handled", dead_id, stream)
+                logger.warning(
+                    "Entry %s of %s was trimmed from the stream before it was handled",
+                    text(dead_id),
+                    stream,
+                )
+        return more
 
-    async def _spawn_with_counts(self, stream: str, entries: list[Any]) -> None:
+    async def _spawn_claimed(self, stream: str, claimed: list[Any], why: str) -> None:
+        """Start handling claimed entries, with their delivery counts as the attempt."""
+        entries = [(text(eid), fields) for eid, fields in claimed if fields]
         if not entries:
             return
-        ids = [_text(eid) for eid, _ in entries]
+        ids = sorted((eid for eid, _ in entries), key=_id_order)  # "5-10" comes after "5-9"
         pending = await self._redis.xpending_range(
-            stream, self.group, min=min(ids), max=max(ids), count=len(ids) + 10
+            stream, self.group, min=ids[0], max=ids[-1], count=len(ids) + 100
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        for entry_id, fields in entries:
-            eid = _text(entry_id)
-            self._spawn(_Entry(stream, eid, fields, attempt=max(1, counts.get(eid, 1))))
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        lost: list[trace.TraceRecord] = []
+        for eid, fields in entries:
+            attempt = max(2, counts.get(eid, 2))
+            entry = Entry(stream, eid, fields, attempt=attempt)
+            record = self._lost_record(entry, why)
+            if record is not None:
+                lost.append(record)
+            self._spawn(entry)
+        if lost and self.client.tracer.enabled:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for record in lost:
+                    self.client.tracer.add(pipe, record)
+                await pipe.execute()
 
-    def _spawn(self, entry: _Entry) -> None:
+    def _lost_record(self, entry: Entry, why: str) -> trace.TraceRecord | None:
+        try:
+            message = Message.from_fields(entry.fields)
+        except ValueError:
+            return None  # the delivery dead-letters it and records that
+        message.attempt = entry.attempt - 1
+        return self.client.tracer.for_message(
+            trace.EVENT_FAILED,
+            message,
+            listener=self.listener.name,
+            status="error",
+            queued_ms=max(0, now_ms() - message.sent_at),
+            error=Unacknowledged(
+                f"attempt {entry.attempt - 1} was not acknowledged ({why}); "
+                f"redelivered as attempt {entry.attempt}"
+            ),
+            with_payload=False,
+        )
+
+    async def _renew_leases(self) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for entry in self.entries.values():
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        for stream, ids in by_stream.items():
+            await self._redis.xclaim(
+                stream, self.group, self.consumer, min_idle_time=0, message_ids=ids, justid=True
+            )
+
+    async def hand_back(self, entries: list[Entry]) -> None:
+        """Make unfinished entries reclaimable by another consumer at once (at shutdown)."""
+        idle_ms = int(self.client.settings.ack_timeout * 1000) + 1000
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        try:
+            async with self.client.redis.pipeline(transaction=False) as pipe:
+                for stream, ids in by_stream.items():
+                    pipe.xclaim(
+                        stream,
+                        self.group,
+                        self.consumer,
+                        min_idle_time=0,
+                        message_ids=ids,
+                        idle=idle_ms,
+                        justid=True,
+                    )
+                await guarded(self.client.settings, pipe.execute())
+        except (BusConnectionError, *CONNECTION_ERRORS) as exc:
+            logger.warning("Could not hand back %d entries (%s)", len(entries), exc)
+
+    # ------------------------------------------------------------------ tasks
+
+    def _spawn(self, entry: Entry) -> None:
         self._free -= 1
-        task = asyncio.create_task(self._handle(entry))
+        task = asyncio.create_task(delivery.handle(self, entry))
         self.in_flight.add(task)
+        self.entries[task] = entry
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
+        self.entries.pop(task, None)
         self._free += 1
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             logger.error("Listener task of %s failed", self.group, exc_info=task.exception())
 
-    async def _handle(self, entry: _Entry) -> None:
-        client = self.client
-        while True:
-            try:
-                message = Message.from_fields(entry.fields)
-            except (ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-                await self._dead_letter(entry, None, exc, "", entry.attempt)
-                return
-            message.attempt = entry.attempt
-            # This task's own context: the runtime's log lines about M carry M's trace.
-            context.enter_message(message.trace_id, message.span_id, message.id)
-            started = time.perf_counter()
-            queued_ms = max(0, now_ms() - message.sent_at)
-            try:
-                kwargs = await self._checked_kwargs(message)
-            except ValidationError as exc:
-                # Retrying cannot make a bad payload good: dead-letter it at once.
-                logger.error("Listener %s refused %s: %s", self.listener.name, message.id, exc)
-                await self._dead_letter(entry, message, exc, "", entry.attempt)
-                return
-            try:
-                await client.invoke(
-                    self.listener.handler,
-                    message,
-                    trace=(message.trace_id, message.span_id, message.id),
-                    **kwargs,
-                )
-            except Exception as exc:
-                tb = traceback.format_exc()
-                duration = (time.perf_counter() - started) * 1000
-                if await self._failed(entry, message, exc, tb, queued_ms, duration):
-                    return
-                entry.attempt += 1
-                continue
-            duration = (time.perf_counter() - started) * 1000
-            record = client.tracer.for_message(
-                trace.EVENT_HANDLED,
-                message,
-                listener=self.listener.name,
-                queued_ms=queued_ms,
-                duration_ms=duration,
-                with_payload=False,
-            )
-            async with client.pipeline() as pipe:
-                pipe.xack(entry.stream, self.group, entry.entry_id)
-                client.tracer.add(pipe, record)
-                await pipe.execute()
-            return
 
-    async def _checked_kwargs(self, message: Message) -> dict[str, Any]:
-        """The event's kwargs, validated and cast to the event's parameter types if known."""
-        checker = await self.client.checkers.for_listener(message.api, message.name)
-        return message.kwargs if checker is None else checker.incoming(message.kwargs, "listener")
-
-    async def _failed(
-        self,
-        entry: _Entry,
-        message: Message,
-        exc: Exception,
-        tb: str,
-        queued_ms: float,
-        duration: float,
-    ) -> bool:
-        """Record a failure; dead-letter or wait for the retry. True when done with it."""
-        client = self.client
-        logger.error(
-            "Listener %s failed on %s (id %s, attempt %d/%d): %s: %s",
-            self.listener.name,
-            message.full_name,
-            message.id,
-            entry.attempt,
-            self.max_attempts,
-            type(exc).__name__,
-            exc,
-        )
-        record = client.tracer.for_message(
-            trace.EVENT_FAILED,
-            message,
-            listener=self.listener.name,
-            status="error",
-            queued_ms=queued_ms,
-            duration_ms=duration,
-            error=exc,
-            traceback=tb,
-        )
-        await client.write_records([record])
-        if self.listener.on_error == "stop":
-            self.fatal = exc
-            client.request_stop(f"listener {self.listener.name} failed and on_error='stop'")
-            return True
-        if entry.attempt >= self.max_attempts:
-            await self._dead_letter(entry, message, exc, tb, entry.attempt)
-            return True
-        delay = min(client.settings.retry_backoff * 2 ** (entry.attempt - 1), MAX_BACKOFF)
-        await asyncio.sleep(delay)
-        # XCLAIM bumps the delivery count, so a crash from here on still counts attempts.
-        claimed = await client.redis.xclaim(
-            entry.stream, self.group, self.consumer, min_idle_time=0, message_ids=[entry.entry_id]
-        )
-        return not claimed  # nothing claimed: acknowledged or deleted meanwhile
-
-    async def _dead_letter(
-        self,
-        entry: _Entry,
-        message: Message | None,
-        exc: BaseException,
-        tb: str,
-        attempts: int,
-    ) -> None:
-        client = self.client
-        api, _, name = entry.stream.rpartition(":")[2].rpartition(".")
-        api, name = (message.api, message.name) if message else (api, name)
-        letter = DeadLetter(
-            api=api,
-            name=name,
-            listener=self.listener.name,
-            group=self.group,
-            stream=entry.stream,
-            entry_id=entry.entry_id,
-            message_id=message.id if message else "",
-            attempts=attempts,
-            error_type=trace.qualified_name(type(exc)),
-            error=str(exc),
-            traceback=client.tracer.cap_traceback(tb),
-            ts=now_ms(),
-            raw=entry.fields.get(b"m", b""),
-        )
-        if message is None:
-            logger.error(
-                "Dead-lettered undecodable entry %s of %s: %s", entry.entry_id, entry.stream, exc
-            )
-            record = trace.TraceRecord(
-                record=trace.EVENT_DEAD_LETTERED,
-                ts=now_ms(),
-                kind="event",
-                api=api,
-                name=name,
-                listener=self.listener.name,
-                attempt=attempts,
-                status="dead",
-                error_type=letter.error_type,
-                error=letter.error,
-            )
-        else:
-            record = client.tracer.for_message(
-                trace.EVENT_DEAD_LETTERED,
-                message,
-                listener=self.listener.name,
-                status="dead",
-                error=exc,
-                traceback=tb,
-                with_payload=False,
-            )
-        async with client.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(client.keys.dead_letters(api, name), letter.to_fields())
-            pipe.xack(entry.stream, self.group, entry.entry_id)
-            client.tracer.add(pipe, record)
-            await pipe.execute()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

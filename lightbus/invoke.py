@@ -11,11 +11,14 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lightbus import context
+
+THREAD_PREFIX = "lightbus-handler"
 
 
 class Invoker:
@@ -51,13 +54,18 @@ class Invoker:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="lightbus-handler")
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix=THREAD_PREFIX)
         return self._pool
 
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def running_handler_threads() -> list[threading.Thread]:
+    """Handler threads still running (a sync handler cancelled at shutdown runs on)."""
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
 
 
 def is_async(fn: Callable[..., Any]) -> bool:

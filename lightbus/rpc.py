@@ -6,22 +6,35 @@ blocking ``BLPOP`` loop that hands each result to the waiting call, so waiting f
 result costs no round trip of its own. The worker pops calls with ``BLPOP``, never starts
 one whose deadline has passed, and answers with one pipeline (``RPUSH`` of the result,
 ``PEXPIRE`` of the reply list, and the ``rpc.handled``/``rpc.failed`` record).
+
+Delivery of a call is at-most-once per pop: ``BLPOP`` removes it, so a worker that dies
+mid-call loses it and the caller gets :class:`~lightbus.errors.RpcTimeout` at its
+deadline. A call can reach the queue twice (a caller's pipeline re-sent after a dropped
+connection, or a replay of the same message): the deadline is checked again at the
+moment the method starts (a sync method may wait for a thread), so no copy runs after
+the deadline, and a worker remembers the ids it ran until their deadlines pass, so a
+copy it sees again is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 import traceback
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from redis.exceptions import RedisError
 
 from lightbus import context, ids, trace
 from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff
-from lightbus.errors import LightbusError, ValidationError
+from lightbus.errors import BusConnectionError, LightbusError, ValidationError
 from lightbus.message import ErrorInfo, Message, now_ms
 
 if TYPE_CHECKING:
@@ -31,6 +44,34 @@ logger = logging.getLogger("lightbus.rpc")
 
 BLOCK_SECONDS = 1
 REPLY_TTL_MS = 60_000
+SEEN_MAX = 10_000
+
+
+class CallExpired(Exception):
+    """The call's deadline passed before its method could start."""
+
+    def __init__(self, late_ms: int) -> None:
+        super().__init__(f"deadline passed {late_ms} ms before the method could start")
+        self.late_ms = late_ms
+
+
+def deadline_guard(fn: Callable[..., Any], deadline: int) -> Callable[..., Any]:
+    """Wrap a sync RPC method so it refuses to start after ``deadline`` (epoch ms).
+
+    A sync method runs in the handler thread pool and may queue there; the check must
+    happen when it really starts, on its thread.
+    """
+    if not deadline:
+        return fn
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        late = now_ms() - deadline
+        if late > 0:
+            raise CallExpired(late)
+        return fn(*args, **kwargs)
+
+    return guarded
 
 
 class ReplyReader:
@@ -62,7 +103,7 @@ class ReplyReader:
             while True:
                 try:
                     item = await self._redis.blpop([self.key], timeout=BLOCK_SECONDS)
-                except CONNECTION_ERRORS as exc:
+                except (*CONNECTION_ERRORS, RedisError) as exc:
                     logger.warning("Reply reader lost Redis (%s); retrying", exc)
                     await backoff.wait()
                     continue
@@ -98,6 +139,9 @@ class RpcServer:
         self.in_flight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(client.settings.rpc_concurrency)
+        # Call ids this worker has started, until their deadlines pass: a duplicate copy
+        # of a call (a re-sent pipeline) that reaches this worker again is skipped.
+        self._seen: OrderedDict[str, int] = OrderedDict()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -115,10 +159,11 @@ class RpcServer:
                 await self._slots.acquire()
                 try:
                     item = await redis.blpop(queues, timeout=BLOCK_SECONDS)
-                except CONNECTION_ERRORS as exc:
+                except (*CONNECTION_ERRORS, RedisError) as exc:
                     self._slots.release()
                     logger.warning("RPC server lost Redis (%s); retrying", exc)
-                    await backoff.wait()
+                    with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                        await asyncio.wait_for(self._stopping.wait(), backoff.next())
                     continue
                 backoff.reset()
                 if item is None:
@@ -150,16 +195,14 @@ class RpcServer:
         received = now_ms()
         queued_ms = max(0, received - call.sent_at)
         if call.deadline and received > call.deadline:
-            record = client.tracer.for_message(
-                trace.RPC_EXPIRED, call, status="expired", queued_ms=queued_ms
-            )
-            await client.write_records([record])
+            await self._expired(call, received - call.deadline, queued_ms)
+            return
+        if self._duplicate(call):
             logger.warning(
-                "Skipped %s.%s (id %s): its deadline passed %d ms before a worker reached it",
+                "Skipped a second copy of %s.%s (id %s): this worker already ran it",
                 call.api,
                 call.name,
                 call.id,
-                received - call.deadline,
             )
             return
         started = time.perf_counter()
@@ -168,6 +211,9 @@ class RpcServer:
         result: Any = None
         try:
             result = await client.serve_call(call)
+        except CallExpired as exc:
+            await self._expired(call, exc.late_ms, queued_ms)
+            return
         except Exception as exc:  # the handler's exception goes back to the caller
             error = exc
             tb = traceback.format_exc()
@@ -197,12 +243,49 @@ class RpcServer:
             error=error,
             traceback=tb,
         )
-        async with client.pipeline() as pipe:
-            if call.reply_to:
-                pipe.rpush(call.reply_to, data)
-                pipe.pexpire(call.reply_to, REPLY_TTL_MS)
-            client.tracer.add(pipe, record)
-            await pipe.execute()
+        backoff = Backoff()
+        while True:
+            try:
+                async with client.pipeline() as pipe:
+                    if call.reply_to:
+                        pipe.rpush(call.reply_to, data)
+                        pipe.pexpire(call.reply_to, REPLY_TTL_MS)
+                    client.tracer.add(pipe, record)
+                    await pipe.execute()  # bounded, errors as BusConnectionError
+                return
+            except (BusConnectionError, *CONNECTION_ERRORS) as exc:
+                # Keep trying while the caller still waits: the result is worth it.
+                if not call.deadline or now_ms() >= call.deadline:
+                    logger.error("Lost the result of %s (id %s): %s", call.full_name, call.id, exc)
+                    return
+                await asyncio.sleep(backoff.next())
+
+    async def _expired(self, call: Message, late_ms: int, queued_ms: float) -> None:
+        record = self.client.tracer.for_message(
+            trace.RPC_EXPIRED, call, status="expired", queued_ms=queued_ms
+        )
+        logger.warning(
+            "Skipped %s.%s (id %s): its deadline passed %d ms before it could start",
+            call.api,
+            call.name,
+            call.id,
+            late_ms,
+        )
+        try:
+            await self.client.write_records([record])
+        except (LightbusError, *CONNECTION_ERRORS) as exc:
+            logger.warning("Could not record the expiry: %s", exc)
+
+    def _duplicate(self, call: Message) -> bool:
+        seen = self._seen
+        if call.id in seen:
+            return True
+        now = now_ms()
+        while seen and (len(seen) >= SEEN_MAX or next(iter(seen.values())) < now):
+            seen.popitem(last=False)
+        # Calls arrive roughly in deadline order, so pruning from the front is enough.
+        seen[call.id] = call.deadline or now + REPLY_TTL_MS
+        return False
 
 
 def _error_info(error: BaseException | None, tb: str, cap: int) -> ErrorInfo | None:

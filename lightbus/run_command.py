@@ -17,6 +17,7 @@ import sys
 
 from lightbus.client import BusClient
 from lightbus.errors import ConfigError
+from lightbus.invoke import running_handler_threads
 from lightbus.logs import TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
@@ -103,7 +104,18 @@ def main(args: argparse.Namespace) -> int:
     bus = import_bus(module_name)
     for path in args.schema:
         add_schemas(bus.client, path)
-    return asyncio.run(Worker(bus.client).run())
+    code = asyncio.run(Worker(bus.client).run())
+    if running_handler_threads():
+        # A plain-function handler still running past shutdown_grace cannot be stopped,
+        # and the interpreter would wait for its thread at exit. Its event is already
+        # handed back for redelivery, so leave now rather than hang.
+        logging.getLogger("lightbus.worker").warning(
+            "Exiting with handler threads still running (past shutdown_grace)"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def add_schemas(client: BusClient, path: str) -> list[str]:

@@ -15,7 +15,9 @@ live state file the default URL stays, so production is unaffected.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,30 @@ if TYPE_CHECKING:
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 EMBEDDED = "embedded"
 EMBEDDED_STATE = os.path.join(".lightbus", "embedded.json")
+
+# Numbers that must be > 0 (a zero timeout, concurrency or cap would stop the bus) and
+# numbers that may be 0 (no backoff, no grace, no payload in the trace).
+_POSITIVE = (
+    "rpc_timeout",
+    "connect_timeout",
+    "max_payload_bytes",
+    "event_stream_maxlen",
+    "ack_timeout",
+    "max_attempts",
+    "listener_concurrency",
+    "rpc_concurrency",
+    "handler_threads",
+    "heartbeat_interval",
+    "schema_ttl",
+    "trace_maxlen",
+)
+_NON_NEGATIVE = (
+    "retry_backoff",
+    "shutdown_grace",
+    "trace_max_age",
+    "trace_payload_bytes",
+    "trace_traceback_bytes",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +93,16 @@ class Settings:
             object.__setattr__(self, "process_name", f"{host}-{os.getpid()}")
         for field in dataclasses.fields(self):
             _check_type(field.name, getattr(self, field.name), field.type, "argument")
-        if self.rpc_timeout <= 0:
-            raise ConfigError("rpc_timeout must be greater than 0 seconds", key="rpc_timeout")
         if self.trace_max_age < 0:
             raise ConfigError("trace_max_age must be 0 (off) or more seconds", key="trace_max_age")
-        if self.max_attempts < 1:
-            raise ConfigError("max_attempts must be at least 1", key="max_attempts")
+        for name in _POSITIVE + _NON_NEGATIVE:
+            value = getattr(self, name)
+            low = "greater than 0" if name in _POSITIVE else "0 or more"
+            # NaN and infinity pass a plain comparison, then break every timeout.
+            if not math.isfinite(value) or value < 0 or (name in _POSITIVE and value == 0):
+                raise ConfigError(
+                    f"{name} must be {low} (a finite number), got {value!r}", key=name
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -143,6 +173,16 @@ class Settings:
         """The Redis URL with any password replaced by ``***``."""
         return redact_url(self.redis_url)
 
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks: never show the Redis password there.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["redis_url"] = self.redacted_url()
+        fields = ", ".join(f"{name}={value!r}" for name, value in values.items())
+        return f"Settings({fields})"
+
+
+_SECRET_QUERY = re.compile(r"([?&](?:password|ssl_password)=)[^&#]*", re.IGNORECASE)
+
 
 def embedded_url(directory: str) -> str | None:
     """The URL in ``directory``'s embedded-server state file, if its server is alive."""
@@ -166,14 +206,16 @@ def embedded_url(directory: str) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a URL such as ``redis://user:pw@host:6379/0``."""
+    """Hide the passwords of a URL such as ``redis://user:pw@host:6379/0?password=pw``."""
+    url = _SECRET_QUERY.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep or "@" not in rest.split("?", 1)[0]:
         return url
-    credentials, _, host = rest.rpartition("@")
+    location, query_sep, query = rest.partition("?")
+    credentials, _, host = location.rpartition("@")
     user, colon, _password = credentials.partition(":")
     hidden = f"{user}:***" if colon else "***"
-    return f"{scheme}://{hidden}@{host}"
+    return f"{scheme}://{hidden}@{host}{query_sep}{query}"
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from lightbus import registry, trace
+from lightbus.connection import guarded
 from lightbus.errors import BusModuleError
 from lightbus.message import HOST
 from lightbus.rpc import RpcServer
@@ -30,6 +31,7 @@ from lightbus.schema import schema_hash
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
+    from lightbus.events import ListenerRunner
     from lightbus.facade import Bus
 
 logger = logging.getLogger("lightbus.worker")
@@ -174,13 +176,8 @@ class Worker:
                 "Waiting up to %gs for %d handlers", client.settings.shutdown_grace, len(in_flight)
             )
             _, unfinished = await asyncio.wait(in_flight, timeout=client.settings.shutdown_grace)
-            for task in unfinished:
-                task.cancel()
             if unfinished:
-                logger.warning(
-                    "%d handlers did not finish; their events stay pending", len(unfinished)
-                )
-                await asyncio.gather(*unfinished, return_exceptions=True)
+                await self._hand_back(runners, unfinished)
         for hook in client.stop_hooks:
             try:
                 await client.invoke(hook, **_hook_kwargs(hook, client))
@@ -193,9 +190,31 @@ class Worker:
             async with client.redis.pipeline(transaction=False) as pipe:
                 registry.remove_heartbeat(pipe, client.keys, client.settings.process_name)
                 client.tracer.add(pipe, record)
-                await pipe.execute()
+                await guarded(client.settings, pipe.execute())  # Redis may be down
         except Exception as exc:
             logger.warning("Could not record the stop: %s", exc)
+
+    async def _hand_back(
+        self, runners: list[ListenerRunner], unfinished: set[asyncio.Task[None]]
+    ) -> None:
+        """Cancel handlers past the grace period; hand their events to other consumers."""
+        held = {
+            runner: [e for t, e in runner.entries.items() if t in unfinished] for runner in runners
+        }
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        count = sum(len(entries) for entries in held.values())
+        logger.warning(
+            "%d handlers did not finish within shutdown_grace (%gs); %d events stay pending "
+            "and are handed back for redelivery",
+            len(unfinished),
+            self.client.settings.shutdown_grace,
+            count,
+        )
+        for runner, entries in held.items():
+            if entries:
+                await runner.hand_back(entries)
 
     def in_flight(self) -> int:
         return len(self.rpc.in_flight) + sum(len(r.in_flight) for r in self.client.runners.values())
@@ -236,7 +255,7 @@ class Worker:
                 )
                 client.tracer.add(pipe, record)
             pipe.hgetall(client.keys.workers)
-            results = await pipe.execute()
+            results = await guarded(client.settings, pipe.execute())
         self._report_clashes(registry.decode_heartbeats(results[-1]))
 
     def _report_clashes(self, workers: list[registry.Heartbeat]) -> None:

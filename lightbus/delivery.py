@@ -1,0 +1,330 @@
+"""One delivery of one event stream entry to a listener's handler.
+
+The steps, in order:
+
+1. An entry delivered more than ``max_attempts`` times without being acknowledged (its
+   handler kept killing or hanging the process) is dead-lettered without running again.
+2. An entry that does not decode, or is not an event of the streams the listener reads,
+   or whose arguments do not fit the event's parameters, is dead-lettered at once with
+   the reason: retrying cannot fix it.
+3. The handler runs. On success the entry is acknowledged (``XACK`` in one pipeline with
+   the ``event.handled`` record); the acknowledgement is retried through a lost
+   connection, and if it still cannot be written the entry stays pending and is
+   redelivered (at-least-once).
+4. A handler that raises is recorded (``event.failed``) and retried with exponential
+   backoff (``retry_backoff`` doubling, at most 30 s); ``XCLAIM`` bumps the delivery
+   count, so the attempt survives a crash. After ``max_attempts`` the entry goes to the
+   dead-letter stream with the error, the traceback and the attempts, and is
+   acknowledged. With ``on_error="stop"`` the worker stops instead and the entry stays
+   pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lightbus import context, trace
+from lightbus.connection import CONNECTION_ERRORS, Backoff, guarded
+from lightbus.deadletter import DeadLetter
+from lightbus.errors import BusConnectionError, ValidationError
+from lightbus.message import Message, now_ms
+
+if TYPE_CHECKING:
+    from lightbus.events import ListenerRunner
+
+logger = logging.getLogger("lightbus.events")
+
+MAX_BACKOFF = 30.0
+SCHEMA_RECHECK_SECONDS = 10.0
+
+
+@dataclass
+class Entry:
+    """A stream entry in the hands of this process."""
+
+    stream: str
+    entry_id: str
+    fields: dict[bytes, bytes]
+    attempt: int
+
+
+class Unacknowledged(Exception):
+    """An earlier delivery was never acknowledged (its process died or froze).
+
+    Never raised: its name is the ``error_type`` of the trace record of a lost attempt.
+    """
+
+
+class Undeliverable(ValueError):
+    """An entry that no retry can make handleable (its error goes to the dead letter)."""
+
+
+async def handle(runner: ListenerRunner, entry: Entry) -> None:
+    """Handle ``entry`` to the end: acknowledged, dead-lettered, or left pending."""
+    if entry.attempt > runner.max_attempts:
+        exc = Undeliverable(
+            f"delivered {entry.attempt - 1} times without being acknowledged: the handler's "
+            f"process died or hung each time (max_attempts={runner.max_attempts})"
+        )
+        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt - 1)
+        return
+    try:
+        message = _accept(runner, entry)
+    except ValueError as exc:  # includes msgspec's decode errors
+        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt)
+        return
+    # This task's own context: the runtime's log lines about the event carry its trace.
+    context.enter_message(message.trace_id, message.span_id, message.id)
+    try:
+        kwargs = await _checked_kwargs(runner, message)
+    except ValidationError as exc:
+        # Retrying cannot make a bad payload good: dead-letter it at once.
+        logger.error("Listener %s refused %s: %s", runner.listener.name, message.id, exc)
+        await dead_letter(runner, entry, message, exc, "", entry.attempt)
+        return
+    client = runner.client
+    while True:
+        message.attempt = entry.attempt
+        started = time.perf_counter()
+        queued_ms = max(0, now_ms() - message.sent_at)
+        try:
+            await client.invoke(
+                runner.listener.handler,
+                message,
+                trace=(message.trace_id, message.span_id, message.id),
+                **kwargs,
+            )
+        except Exception as exc:
+            tb = traceback.format_exc()
+            duration = (time.perf_counter() - started) * 1000
+            if await _failed(runner, entry, message, exc, tb, queued_ms, duration):
+                return
+            entry.attempt += 1
+            continue
+        duration = (time.perf_counter() - started) * 1000
+        record = client.tracer.for_message(
+            trace.EVENT_HANDLED,
+            message,
+            listener=runner.listener.name,
+            queued_ms=queued_ms,
+            duration_ms=duration,
+            with_payload=False,
+        )
+
+        def ack(pipe: Any, record: trace.TraceRecord = record) -> None:
+            pipe.xack(entry.stream, runner.group, entry.entry_id)
+            client.tracer.add(pipe, record)
+
+        await persist(runner, ack, f"acknowledge {entry.entry_id} of {entry.stream}")
+        return
+
+
+def _accept(runner: ListenerRunner, entry: Entry) -> Message:
+    """Decode an entry; raise ``ValueError`` saying why it is not an event to handle here."""
+    message = Message.from_fields(entry.fields)
+    if message.kind != "event" or (message.api, message.name) not in runner.listener.events:
+        raise Undeliverable(
+            f"entry {entry.entry_id} of {entry.stream} holds a message of kind "
+            f"{message.kind!r} for {message.api}.{message.name}, which listener "
+            f"{runner.listener.name!r} does not listen to"
+        )
+    return message
+
+
+async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str, Any]:
+    """The event's kwargs, validated and cast to the event's parameter types if known.
+
+    Raises :class:`~lightbus.errors.ValidationError` for arguments that do not fit. An
+    event that nothing here or live describes is passed as it came; that finding is
+    kept for a while, so such events do not cost a registry lookup each.
+    """
+    key = (message.api, message.name)
+    absent_since = runner.unchecked.get(key)
+    if absent_since is not None and time.monotonic() - absent_since < SCHEMA_RECHECK_SECONDS:
+        return message.kwargs
+    checker = await runner.client.checkers.for_listener(message.api, message.name)
+    if checker is None:
+        runner.unchecked[key] = time.monotonic()
+        return message.kwargs
+    runner.unchecked.pop(key, None)
+    return checker.incoming(message.kwargs, "listener")
+
+
+def _decode_or_none(entry: Entry) -> Message | None:
+    try:
+        return Message.from_fields(entry.fields)
+    except ValueError:
+        return None
+
+
+async def _failed(
+    runner: ListenerRunner,
+    entry: Entry,
+    message: Message,
+    exc: Exception,
+    tb: str,
+    queued_ms: float,
+    duration: float,
+) -> bool:
+    """Record a failure; dead-letter or wait for the retry. True when done with the entry."""
+    client = runner.client
+    logger.error(
+        "Listener %s failed on %s (id %s, attempt %d/%d): %s: %s",
+        runner.listener.name,
+        message.full_name,
+        message.id,
+        entry.attempt,
+        runner.max_attempts,
+        type(exc).__name__,
+        exc,
+    )
+    record = client.tracer.for_message(
+        trace.EVENT_FAILED,
+        message,
+        listener=runner.listener.name,
+        status="error",
+        queued_ms=queued_ms,
+        duration_ms=duration,
+        error=exc,
+        traceback=tb,
+    )
+    try:
+        await client.write_records([record])
+    except (BusConnectionError, *CONNECTION_ERRORS) as write_error:
+        logger.warning("Could not record the failure: %s", write_error)
+    if runner.listener.on_error == "stop":
+        runner.fatal = exc
+        client.request_stop(f"listener {runner.listener.name} failed and on_error='stop'")
+        return True
+    if entry.attempt >= runner.max_attempts:
+        await dead_letter(runner, entry, message, exc, tb, entry.attempt)
+        return True
+    delay = min(client.settings.retry_backoff * 2 ** (entry.attempt - 1), MAX_BACKOFF)
+    await asyncio.sleep(delay)
+
+    # XCLAIM bumps the delivery count, so a crash from here on still counts attempts.
+    def claim(pipe: Any) -> None:
+        pipe.xclaim(
+            entry.stream,
+            runner.group,
+            runner.consumer,
+            min_idle_time=0,
+            message_ids=[entry.entry_id],
+        )
+
+    results = await persist(runner, claim, f"claim {entry.entry_id} for a retry", batch=False)
+    claimed = results[0] if results else []
+    return not claimed  # nothing claimed: acknowledged, deleted, or Redis unreachable
+
+
+async def dead_letter(
+    runner: ListenerRunner,
+    entry: Entry,
+    message: Message | None,
+    exc: BaseException,
+    tb: str,
+    attempts: int,
+) -> None:
+    """Move ``entry`` to the dead-letter stream, acknowledge it, record it."""
+    client = runner.client
+    # The dead letter belongs to the stream the entry was read from, whatever it claims.
+    api, name = runner.listener.events[runner.streams.index(entry.stream)]
+    letter = DeadLetter(
+        api=api,
+        name=name,
+        listener=runner.listener.name,
+        group=runner.group,
+        stream=entry.stream,
+        entry_id=entry.entry_id,
+        message_id=message.id if message else "",
+        attempts=attempts,
+        error_type=trace.qualified_name(type(exc)),
+        error=str(exc),
+        traceback=client.tracer.cap_traceback(tb),
+        ts=now_ms(),
+        raw=entry.fields.get(b"m", b""),
+    )
+    logger.error(
+        "Dead-lettered entry %s of %s after %d attempt(s): %s: %s",
+        entry.entry_id,
+        entry.stream,
+        attempts,
+        letter.error_type,
+        exc,
+    )
+    if message is None:
+        record = trace.TraceRecord(
+            record=trace.EVENT_DEAD_LETTERED,
+            ts=now_ms(),
+            kind="event",
+            api=api,
+            name=name,
+            listener=runner.listener.name,
+            attempt=attempts,
+            status="dead",
+            error_type=letter.error_type,
+            error=letter.error,
+        )
+    else:
+        message.attempt = attempts
+        record = client.tracer.for_message(
+            trace.EVENT_DEAD_LETTERED,
+            message,
+            listener=runner.listener.name,
+            status="dead",
+            error=exc,
+            traceback=tb,
+            with_payload=False,
+        )
+
+    def move(pipe: Any) -> None:
+        pipe.xadd(
+            client.keys.dead_letters(api, name),
+            letter.to_fields(),
+            maxlen=client.settings.event_stream_maxlen,
+            approximate=True,
+        )
+        pipe.xack(entry.stream, runner.group, entry.entry_id)
+        client.tracer.add(pipe, record)
+
+    await persist(runner, move, f"dead-letter {entry.entry_id} of {entry.stream}")
+
+
+async def persist(
+    runner: ListenerRunner, build: Callable[[Any], None], what: str, *, batch: bool = True
+) -> list[Any]:
+    """Run one group of writes, retrying through a lost connection for up to ``ack_timeout``.
+
+    ``batch``: through the bus's write path (``client.pipeline()``: XADD, XACK, RPUSH and
+    PEXPIRE only); otherwise through a redis-py pipeline. Returns the results, or ``[]``
+    when Redis stayed unreachable: the entry then stays pending and is redelivered, which
+    is what at-least-once allows.
+    """
+    client = runner.client
+    give_up = time.monotonic() + max(client.settings.ack_timeout, 1.0)
+    backoff = Backoff()
+    while True:
+        try:
+            if batch:
+                async with client.pipeline() as group:
+                    build(group)
+                    return list(await group.execute())  # bounded like guarded()
+            async with client.redis.pipeline(transaction=False) as pipe:
+                build(pipe)
+                return list(await guarded(client.settings, pipe.execute()))
+        except (BusConnectionError, *CONNECTION_ERRORS) as exc:
+            if time.monotonic() >= give_up:
+                logger.error("Could not %s (%s); it stays pending for redelivery", what, exc)
+                return []
+            logger.warning("Could not %s (%s); retrying", what, exc)
+            await asyncio.sleep(backoff.next())
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
