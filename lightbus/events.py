@@ -143,11 +143,14 @@ class ListenerRunner:
                     if now >= next_renew:
                         next_renew = now + self._renew_every
                         await self._renew_leases()
+                    backlog = False
                     if now >= next_reclaim:
                         next_reclaim = now + self.client.settings.ack_timeout / 2
-                        if await self._reclaim_stale():
+                        backlog = await self._reclaim_stale()
+                        if backlog:
                             next_reclaim = now  # again as soon as a slot is free
-                    if self._free > 0:
+                    # Older work first: while stale entries wait, no blocking read.
+                    if self._free > 0 and not backlog:
                         await self._read_new()
                     else:
                         await self._wait_for_slot(self._renew_every)
