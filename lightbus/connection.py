@@ -102,7 +102,10 @@ class _Retry(Retry):
 def connection_error(settings: Settings, exc: BaseException) -> BusConnectionError:
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
-    reason = str(exc).rstrip(".") or type(exc).__name__
+    reason = str(exc).rstrip(".")
+    if not reason:
+        timed_out = isinstance(exc, TimeoutError | RedisTimeoutError)
+        reason = "no answer in time (timed out)" if timed_out else type(exc).__name__
     if isinstance(exc, AuthenticationError):
         return BusConnectionError(
             f"Redis at {url} refused the credentials: {reason}. Check the user and password "
