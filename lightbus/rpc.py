@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lightbus.rpc")
 
+# Pushed onto a reply list to wake its reader when it should stop; never a message.
+WAKE = b"-"
 BLOCK_SECONDS = 1
 REPLY_TTL_MS = 60_000
 SEEN_MAX = 10_000
@@ -83,6 +85,7 @@ class ReplyReader:
         self._waiting: dict[str, asyncio.Future[Message]] = {}
         self._task: asyncio.Task[None] | None = None
         self._redis: Any = None
+        self._stopping = False
 
     def expect(self, call_id: str) -> asyncio.Future[Message]:
         if self._task is None or self._task.done():
@@ -100,7 +103,7 @@ class ReplyReader:
         self._redis = BlockingReader(self.client.settings)
         backoff = Backoff()
         try:
-            while True:
+            while not self._stopping:
                 try:
                     item = await self._redis.blpop([self.key], timeout=BLOCK_SECONDS)
                 except (*CONNECTION_ERRORS, RedisError) as exc:
@@ -108,7 +111,7 @@ class ReplyReader:
                     await backoff.wait()
                     continue
                 backoff.reset()
-                if item is None:
+                if item is None or item[1] == WAKE:
                     continue
                 try:
                     result = Message.from_json(item[1])
@@ -125,10 +128,25 @@ class ReplyReader:
             await self._redis.aclose(close_connection_pool=True)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop reading. Bounded: returns within about two seconds whatever Redis does.
+
+        The reader is woken with a marker pushed onto its own list rather than
+        cancelled: cancelling a task blocked in a read on redis-py's connection was
+        seen to be lost now and then on Python 3.11, leaving ``close()`` waiting forever.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        if not task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.redis.rpush(self.key, WAKE), 1.0)
+            done, _ = await asyncio.wait([task], timeout=BLOCK_SECONDS + 1)
+            if not done:
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.warning("Reply reader ended with %r", task.exception())
 
 
 class RpcServer:
