@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from lightbus import context, ids, registry, trace
@@ -307,7 +307,7 @@ class BusClient:
             duration_ms=(time.perf_counter() - started) * 1000,
             payload=reply.result,
         )
-        if reply.error:
+        if reply.error and returned is not None:
             returned.error_type = reply.error.type
             returned.error = reply.error.message
         self._buffer_record(returned)
@@ -432,9 +432,9 @@ class BusClient:
         if self.stop_requested is not None:
             self.stop_requested.set()
 
-    def _buffer_record(self, record: trace.TraceRecord) -> None:
+    def _buffer_record(self, record: trace.TraceRecord | None) -> None:
         """Hold a caller-side record for the next pipeline, or a short timer at the latest."""
-        if not self.tracer.enabled:
+        if record is None or not self.tracer.enabled:
             return
         self._buffer.append(record)
         if self._flusher is None:
@@ -459,11 +459,13 @@ class BusClient:
             except (BusConnectionError, *CONNECTION_ERRORS) as exc:
                 logger.warning("Dropped %d trace records: %s", len(records), exc)
 
-    async def write_records(self, records: list[trace.TraceRecord]) -> None:
-        if not self.tracer.enabled or not records:
+    async def write_records(self, records: Sequence[trace.TraceRecord | None]) -> None:
+        """Write ``records`` (None entries, as made with tracing off, are skipped) in one go."""
+        present = [record for record in records if record is not None]
+        if not self.tracer.enabled or not present:
             return
         async with self.pipeline() as pipe:
-            for record in records:
+            for record in present:
                 self.tracer.add(pipe, record)
             await guarded(self.settings, pipe.execute())
 

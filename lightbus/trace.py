@@ -196,8 +196,9 @@ class TraceWriter:
         self.traceback_cap = settings.trace_traceback_bytes
         self.redact = frozenset(name.lower() for name in settings.trace_redact)
 
-    def add(self, pipe: _Pipeline, record: TraceRecord) -> None:
-        if not self.enabled:
+    def add(self, pipe: _Pipeline, record: TraceRecord | None) -> None:
+        """Add the ``XADD`` of ``record`` to ``pipe`` (nothing when tracing is off or no record)."""
+        if record is None or not self.enabled:
             return
         if self.max_age_ms:
             # Retention by age: trim (approximately) what is older than trace_max_age.
@@ -219,7 +220,12 @@ class TraceWriter:
         traceback: str = "",
         payload: Any = None,
         with_payload: bool = True,
-    ) -> TraceRecord:
+    ) -> TraceRecord | None:
+        """The record of ``step`` for ``message``; None when tracing is off (nothing built)."""
+        if not self.enabled:
+            return None
+        # Only the fields every message has go through the constructor: msgspec's keyword
+        # matching is the bulk of a record's cost, and the rest are usually empty.
         record = TraceRecord(
             record=step,
             ts=now_ms(),
@@ -229,24 +235,34 @@ class TraceWriter:
             name=message.name,
             trace_id=message.trace_id,
             span_id=message.span_id,
-            parent_span_id=message.parent_span_id,
-            causation_id=message.causation_id,
             service=message.service,
             process=message.process,
             host=message.host,
             pid=message.pid,
             sent_at=message.sent_at,
-            deadline=message.deadline,
-            reply_to=message.reply_to,
-            replay_of=message.replay_of,
             schema=message.schema,
-            listener=listener,
-            handled_by=self.process if step in HANDLING_STEPS else "",
             attempt=message.attempt,
-            queued_ms=round(queued_ms, 3),
-            duration_ms=round(duration_ms, 3),
             status=status,
         )
+        if message.parent_span_id:
+            record.parent_span_id = message.parent_span_id
+            record.causation_id = message.causation_id
+        elif message.causation_id:
+            record.causation_id = message.causation_id
+        if message.deadline:
+            record.deadline = message.deadline
+        if message.reply_to:
+            record.reply_to = message.reply_to
+        if message.replay_of:
+            record.replay_of = message.replay_of
+        if listener:
+            record.listener = listener
+        if step in HANDLING_STEPS:
+            record.handled_by = self.process
+        if queued_ms:
+            record.queued_ms = round(queued_ms, 3)
+        if duration_ms:
+            record.duration_ms = round(duration_ms, 3)
         if error is not None:
             record.error_type = qualified_name(type(error))
             record.error = str(error)[: self.traceback_cap]
@@ -266,7 +282,7 @@ class TraceWriter:
 
     def set_payload(self, record: TraceRecord, payload: Any) -> None:
         redacted = False
-        if self.redact and isinstance(payload, dict | list):
+        if self.redact and isinstance(payload, dict | list) and _names_any(payload, self.redact):
             payload, redacted = _redact(payload, self.redact)
         try:
             text = _encoder.encode(payload).decode()
@@ -300,6 +316,20 @@ def qualified_name(cls: type) -> str:
 
 
 REDACTED = "***"
+
+
+def _names_any(value: Any, names: frozenset[str]) -> bool:
+    """Whether ``value`` holds a key in ``names`` anywhere (cheaper than copying it to see)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in names:
+                return True
+            if isinstance(item, dict | list) and _names_any(item, names):
+                return True
+        return False
+    if isinstance(value, list):
+        return any(isinstance(item, dict | list) and _names_any(item, names) for item in value)
+    return False
 
 
 def _redact(value: Any, names: frozenset[str]) -> tuple[Any, bool]:
