@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from lightbus import context, ids, registry, trace
@@ -22,6 +22,8 @@ from lightbus.autopipeline import AutoPipeline, Batch
 from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, guarded
 from lightbus.errors import (
     BusConnectionError,
+    InvalidArguments,
+    LightbusError,
     PayloadTooLarge,
     RemoteError,
     RpcTimeout,
@@ -345,24 +347,71 @@ class BusClient:
 
     async def fire(self, api: str, name: str, kwargs: dict[str, Any], **options: Any) -> Message:
         """Fire ``api.name`` with ``kwargs``; return the sent message."""
-        spec = await self.spec(api, name, "event")
-        spec.check((), kwargs)
-        kwargs = spec.with_defaults(kwargs)
-        sent = (await self.checkers.get(api, name, "event")).outgoing(kwargs, "firer")
-        message = self.make_message("event", api, name, kwargs=sent, **options)
-        data = self._encode(message)
-        async with self.pipeline() as pipe:
-            pipe.xadd(
-                self.keys.event_stream(api, name),
-                {"m": data},
-                maxlen=self.settings.event_stream_maxlen,
-                approximate=True,
+        return (await self._fire(api, name, [kwargs], options, batch=False))[0]
+
+    async def fire_many(
+        self, api: str, name: str, items: Iterable[Mapping[str, Any]]
+    ) -> list[Message]:
+        """Fire ``api.name`` once per mapping of keyword arguments in ``items``, in one write.
+
+        Every item is checked and encoded as :meth:`fire` would before anything is sent:
+        a bad item raises the error ``fire`` raises, with ``item`` set to its index and
+        the index in the message, and no event of the batch is sent. Returns the sent
+        messages, in the order of ``items``.
+        """
+        if isinstance(items, Mapping | str | bytes) or not isinstance(items, Iterable):
+            raise InvalidArguments(
+                f"{api}.{name}.fire_many() takes a list of keyword-argument dicts, one per "
+                f"event, not {type(items).__name__}: fire_many([{{...}}, {{...}}]).",
+                api=api,
+                name=name,
             )
-            self.tracer.add(pipe, self.tracer.for_message(trace.EVENT_FIRED, message))
+        return await self._fire(api, name, list(items), {}, batch=True)
+
+    async def _fire(
+        self,
+        api: str,
+        name: str,
+        items: list[Any],
+        options: dict[str, Any],
+        *,
+        batch: bool,
+    ) -> list[Message]:
+        spec = await self.spec(api, name, "event")
+        checker = await self.checkers.get(api, name, "event")
+        made: list[tuple[Message, bytes, dict[str, Any]]] = []
+        for index, kwargs in enumerate(items):
+            try:
+                if not isinstance(kwargs, Mapping):
+                    raise InvalidArguments(
+                        f"{api}.{name}: an event's arguments are a dict of keyword arguments, "
+                        f"not {type(kwargs).__name__}.",
+                        api=api,
+                        name=name,
+                    )
+                spec.check((), kwargs)
+                kwargs = spec.with_defaults(dict(kwargs))
+                sent = checker.outgoing(kwargs, "firer")
+                message = self.make_message("event", api, name, kwargs=sent, **options)
+                made.append((message, self._encode(message), kwargs))
+            except LightbusError as exc:
+                if batch:
+                    exc.item = index
+                    exc.args = (f"fire_many item {index}: {exc.args[0]}", *exc.args[1:])
+                raise
+        if not made:
+            return []
+        stream = self.keys.event_stream(api, name)
+        maxlen = self.settings.event_stream_maxlen
+        async with self.pipeline() as pipe:
+            for message, data, _ in made:
+                pipe.xadd(stream, {"m": data}, maxlen=maxlen, approximate=True)
+                self.tracer.add(pipe, self.tracer.for_message(trace.EVENT_FIRED, message))
             self._drain_buffer(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
-        message.kwargs = kwargs  # the sender gets back its own values; the wire got `sent`
-        return message
+        for message, _, kwargs in made:
+            message.kwargs = kwargs  # the sender gets back its own values; the wire got `sent`
+        return [message for message, _, _ in made]
 
     def listen(
         self,

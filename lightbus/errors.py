@@ -26,7 +26,13 @@ from collections.abc import Iterable
 
 
 class LightbusError(Exception):
-    """Base class of every error Lightbus raises on purpose."""
+    """Base class of every error Lightbus raises on purpose.
+
+    Attributes:
+        item: for an error raised by ``fire_many()``, the index of the item at fault.
+    """
+
+    item: int | None = None
 
 
 class ConfigError(LightbusError):

@@ -174,3 +174,10 @@ def test_a_negative_trace_max_age_is_refused():
     with pytest.raises(lightbus.ConfigError, match="trace_max_age") as info:
         Settings(trace_max_age=-1)
     assert info.value.key == "trace_max_age"
+
+
+def test_tracing_off_builds_no_record_at_all():
+    """Off means free: the writer hands back nothing to encode, and adding nothing is a no-op."""
+    off = writer(trace_enabled=False)
+    assert off.for_message(trace.EVENT_FIRED, event(n=1)) is None
+    assert writer().for_message(trace.EVENT_FIRED, event(n=1)) is not None
