@@ -70,6 +70,13 @@ class FloorClient:
     async def fire(self, **kwargs: Any) -> None:
         await self.redis.xadd(self.keys.stream, {"d": _encode(kwargs)})
 
+    async def fire_many(self, items: list[dict[str, Any]]) -> None:
+        """The floor's batch: every XADD in one redis-py pipeline."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kwargs in items:
+                pipe.xadd(self.keys.stream, {"d": _encode(kwargs)})
+            await pipe.execute()
+
     async def close(self) -> None:
         await self.redis.aclose()
         await self.blocking.aclose()

@@ -1,4 +1,4 @@
-"""Profile one workload on both ends: ``python -m benchmarks.profile rpc|events|concurrent``.
+"""Profile one workload on both ends: ``python -m benchmarks.profile rpc|events|concurrent|batch``.
 
 The caller runs under pyinstrument in this process; the worker runs under
 ``python -m pyinstrument`` in its own, and writes its profile when it stops. Both
@@ -29,6 +29,8 @@ async def _drive(url: str, workload: str, count: int, trace: bool) -> None:
                 await workloads.rpc_latencies(side, count)
             elif workload == "events":
                 await workloads.events_sequential(side, count)
+            elif workload == "batch":
+                await workloads.events_batch(side, count, 500)
             else:
                 await workloads.events_concurrent(side, count, 500)
         print("=" * 30, "caller", "=" * 30)
@@ -39,7 +41,7 @@ async def _drive(url: str, workload: str, count: int, trace: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
-    parser.add_argument("workload", choices=["rpc", "events", "concurrent"])
+    parser.add_argument("workload", choices=["rpc", "events", "concurrent", "batch"])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--trace-off", action="store_true")
     args = parser.parse_args()

@@ -109,6 +109,7 @@ class Side:
     async def call(self, timeout: float = 5.0) -> Any: ...
     async def call_ten(self) -> Any: ...
     async def fire(self, run: str, total: int) -> Any: ...
+    async def fire_many(self, run: str, total: int, count: int) -> Any: ...
     async def wait_done(self, run: str, timeout: float = 60.0) -> None: ...
     async def close(self) -> None: ...
 
@@ -142,6 +143,9 @@ class FloorSide(Side):
     async def fire(self, run: str, total: int) -> Any:
         await self.client.fire(run=run, total=total)
 
+    async def fire_many(self, run: str, total: int, count: int) -> Any:
+        await self.client.fire_many([{"run": run, "total": total}] * count)
+
     async def wait_done(self, run: str, timeout: float = 60.0) -> None:
         await self._done.wait(self.client.keys.done(run), timeout)
 
@@ -171,6 +175,9 @@ class BusSide(Side):
 
     async def fire(self, run: str, total: int) -> Any:
         return await self.bus.bench.tick.fire_async(run=run, total=total)
+
+    async def fire_many(self, run: str, total: int, count: int) -> Any:
+        return await self.bus.bench.tick.fire_many_async([{"run": run, "total": total}] * count)
 
     async def wait_done(self, run: str, timeout: float = 60.0) -> None:
         from benchmarks.app import done_key

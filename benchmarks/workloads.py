@@ -47,6 +47,19 @@ async def events_concurrent(side: Side, events: int, window: int) -> float:
     return events / (time.perf_counter() - started)
 
 
+async def events_batch(side: Side, events: int, window: int) -> float:
+    """Fires sent ``window`` at a time as one batch (``fire_many``); end-to-end events/s."""
+    run = new_run()
+    started = time.perf_counter()
+    left = events
+    while left:
+        batch = min(window, left)
+        await side.fire_many(run, events, batch)
+        left -= batch
+    await side.wait_done(run)
+    return events / (time.perf_counter() - started)
+
+
 async def warm_up(side: Side, calls: int = 20) -> None:
     for _ in range(calls):
         await side.call()

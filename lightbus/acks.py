@@ -1,0 +1,57 @@
+"""Acknowledging handled stream entries in batches: one ``XACK`` with many ids.
+
+A listener acknowledges an entry only after its handler returned (at-least-once). When
+entries are handled in quick succession (a backlog, a burst of fires), their acks are
+collected for one turn of the event loop and written together: one ``XACK`` per stream
+carrying every id, and the ``event.handled`` trace record of each entry, in one write.
+A lone entry pays no extra wait beyond that turn.
+
+Each handler's task waits for the write that carries its ack, so a graceful stop (which
+waits for in-flight handler tasks) still waits for the acks, and a failed write is
+raised in every task whose ack it carried: those entries stay pending and are delivered
+again (``XAUTOCLAIM`` after ``ack_timeout``, or at once when the same process restarts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from lightbus.trace import TraceRecord
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+
+
+class AckWriter:
+    """Collects the acks of one consumer group and writes each turn's acks at once."""
+
+    def __init__(self, client: BusClient, group: str) -> None:
+        self.client = client
+        self.group = group
+        self._pending: list[tuple[str, str, TraceRecord | None]] = []
+        self._write: asyncio.Task[None] | None = None
+
+    async def ack(self, stream: str, entry_id: str, record: TraceRecord | None) -> None:
+        """Acknowledge ``entry_id`` of ``stream`` and write ``record``; return once written."""
+        self._pending.append((stream, entry_id, record))
+        write = self._write
+        if write is None:
+            write = self._write = asyncio.ensure_future(self._write_pending())
+        # Shielded: a cancelled handler task must not cancel the write of other acks.
+        await asyncio.shield(write)
+
+    async def _write_pending(self) -> None:
+        await asyncio.sleep(0)  # acks of handlers finishing in this turn join this write
+        pending, self._pending = self._pending, []
+        self._write = None  # acks from now on start the next write (queued behind this one)
+        ids: dict[str, list[str]] = {}
+        for stream, entry_id, _ in pending:
+            ids.setdefault(stream, []).append(entry_id)
+        client = self.client
+        async with client.pipeline() as pipe:
+            for stream, entry_ids in ids.items():
+                pipe.xack(stream, self.group, *entry_ids)
+            for _, _, record in pending:
+                client.tracer.add(pipe, record)
+            await pipe.execute()
