@@ -37,3 +37,47 @@ async def test_a_backlog_is_read_in_batches_of_free_slots(redis_url, raw_redis):
     # 200 entries, 10 handler slots: 20 reads of 10 (plus the start-up read of the own
     # pending entries). Reading as soon as any slot is free takes 40 to 50.
     assert reads <= 30, reads
+
+
+async def test_a_batch_is_acknowledged_in_few_xacks_and_only_what_was_handled(redis_url, raw_redis):
+    """Acks of one batch share an XACK; an entry whose handler raised is not among them."""
+    client = BusClient(Settings(redis_url=redis_url, listener_concurrency=10, retry_backoff=0.01))
+    client.register_api(ShopApi())
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(200)])
+    handled: list[int] = []
+    failures: list[int] = []
+    done = asyncio.Event()
+
+    async def handler(event, n):
+        if n % 50 == 7:
+            failures.append(n)
+            raise RuntimeError(f"no {n}")
+        handled.append(n)
+        if len(handled) == 196:
+            done.set()
+
+    raw_redis.config_resetstat()
+    listener = client.listen(
+        [("shop", "order_placed")], handler, listener_name="t", since="0", max_attempts=1
+    )
+    await client.start_listener(listener)
+    await asyncio.wait_for(done.wait(), 30)
+    stream = "lightbus:event:shop.order_placed"
+
+    def settled() -> bool:
+        return raw_redis.xpending(stream, "default.t")["pending"] == 0
+
+    for _ in range(200):
+        if settled():
+            break
+        await asyncio.sleep(0.05)
+    acks = raw_redis.info("commandstats")["cmdstat_xack"]["calls"]
+    letters = raw_redis.xlen("lightbus:dead:shop.order_placed")
+    await client.close()
+    assert sorted(handled) == [n for n in range(200) if n % 50 != 7]
+    assert sorted(failures) == [7, 57, 107, 157]
+    assert settled()  # every entry acknowledged: 196 handled, 4 dead-lettered
+    assert letters == 4
+    # 196 handled entries, 10 slots: about 20 XACKs of ~10 ids (+4 for the dead letters);
+    # one XACK per entry would be 200.
+    assert acks <= 60, acks
