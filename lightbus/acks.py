@@ -7,28 +7,29 @@ carrying every id, and the ``event.handled`` trace record of each entry, in one 
 A lone entry pays no extra wait beyond that turn.
 
 Each handler's task waits for the write that carries its ack, so a graceful stop (which
-waits for in-flight handler tasks) still waits for the acks, and a failed write is
-raised in every task whose ack it carried: those entries stay pending and are delivered
-again (``XAUTOCLAIM`` after ``ack_timeout``, or at once when the same process restarts).
+waits for in-flight handler tasks) and the entry's lease still wait for the ack. The
+write is retried through a lost connection like every other delivery write
+(:func:`lightbus.delivery.persist`); if Redis stays away, the entries stay pending and
+are delivered again (at-least-once).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from lightbus.delivery import persist
 from lightbus.trace import TraceRecord
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.events import ListenerRunner
 
 
 class AckWriter:
-    """Collects the acks of one consumer group and writes each turn's acks at once."""
+    """Collects the acks of one listener and writes each turn's acks at once."""
 
-    def __init__(self, client: BusClient, group: str) -> None:
-        self.client = client
-        self.group = group
+    def __init__(self, runner: ListenerRunner) -> None:
+        self.runner = runner
         self._pending: list[tuple[str, str, TraceRecord | None]] = []
         self._write: asyncio.Task[None] | None = None
 
@@ -48,10 +49,14 @@ class AckWriter:
         ids: dict[str, list[str]] = {}
         for stream, entry_id, _ in pending:
             ids.setdefault(stream, []).append(entry_id)
-        client = self.client
-        async with client.pipeline() as pipe:
+        runner = self.runner
+        tracer = runner.client.tracer
+
+        def build(pipe: Any) -> None:
             for stream, entry_ids in ids.items():
-                pipe.xack(stream, self.group, *entry_ids)
+                pipe.xack(stream, runner.group, *entry_ids)
             for _, _, record in pending:
-                client.tracer.add(pipe, record)
-            await pipe.execute()
+                tracer.add(pipe, record)
+
+        # Retried through a lost connection; if Redis stays away the entries stay pending.
+        await persist(runner, build, f"acknowledge {len(pending)} entries")

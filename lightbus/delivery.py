@@ -7,8 +7,9 @@ The steps, in order:
 2. An entry that does not decode, or is not an event of the streams the listener reads,
    or whose arguments do not fit the event's parameters, is dead-lettered at once with
    the reason: retrying cannot fix it.
-3. The handler runs. On success the entry is acknowledged (``XACK`` in one pipeline with
-   the ``event.handled`` record); the acknowledgement is retried through a lost
+3. The handler runs. On success the entry is acknowledged (``XACK`` in one write with
+   the ``event.handled`` record; the acks of entries handled in the same turn share one
+   ``XACK``: :mod:`lightbus.acks`); the acknowledgement is retried through a lost
    connection, and if it still cannot be written the entry stays pending and is
    redelivered (at-least-once).
 4. A handler that raises is recorded (``event.failed``) and retried with exponential
@@ -116,12 +117,12 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
             duration_ms=duration,
             with_payload=False,
         )
-
-        def ack(pipe: Any, record: trace.TraceRecord = record) -> None:
-            pipe.xack(entry.stream, runner.group, entry.entry_id)
-            client.tracer.add(pipe, record)
-
-        await persist(runner, ack, f"acknowledge {entry.entry_id} of {entry.stream}")
+        # The handler returned: its slot may take the next entry while the ack is written
+        # (the acks of entries handled in the same turn share one XACK and one write, with
+        # persist's retries: lightbus.acks). This task, and so its lease and a graceful
+        # stop, still waits for the ack.
+        runner.release_slot()
+        await runner.acks.ack(entry.stream, entry.entry_id, record)
         return
 
 
@@ -258,6 +259,7 @@ async def dead_letter(
         letter.error_type,
         exc,
     )
+    record: trace.TraceRecord | None
     if message is None:
         record = trace.TraceRecord(
             record=trace.EVENT_DEAD_LETTERED,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from lightbus import delivery, trace
+from lightbus.acks import AckWriter
 from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
 from lightbus.delivery import Entry, Unacknowledged, text
@@ -86,6 +87,8 @@ class ListenerRunner:
         self.fatal: BaseException | None = None
         self._free = client.settings.listener_concurrency
         self._slot_freed = asyncio.Event()
+        self._holding: set[asyncio.Task[None]] = set()  # tasks whose handler holds a slot
+        self.acks = AckWriter(self)
         self._redis: Any = None  # claims, leases, pending lists: not the hot path
         self._reader: Any = None  # XREADGROUP on a dedicated connection
         self._cursors: dict[str, str] = {}  # XAUTOCLAIM's position per stream
@@ -368,13 +371,24 @@ class ListenerRunner:
         task = asyncio.create_task(delivery.handle(self, entry))
         self.in_flight.add(task)
         self.entries[task] = entry
+        self._holding.add(task)
         task.add_done_callback(self._done)
+
+    def release_slot(self) -> None:
+        """The current task's handler is done: its slot may take the next entry."""
+        task = asyncio.current_task()
+        if task in self._holding:
+            self._holding.discard(task)
+            self._free += 1
+            self._slot_freed.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
         self.entries.pop(task, None)
-        self._free += 1
-        self._slot_freed.set()
+        if task in self._holding:
+            self._holding.discard(task)
+            self._free += 1
+            self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             logger.error("Listener task of %s failed", self.group, exc_info=task.exception())
 
