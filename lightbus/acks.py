@@ -38,7 +38,11 @@ class AckWriter:
         self._pending.append((stream, entry_id, record))
         write = self._write
         if write is None:
-            write = self._write = asyncio.ensure_future(self._write_pending())
+            # A task of the client's: closing the client cancels it (the entries then
+            # stay pending, like those of cancelled handlers) before the connections go.
+            write = self._write = self.runner.client.spawn(
+                self._write_pending(), name="lightbus-acks"
+            )
         # Shielded: a cancelled handler task must not cancel the write of other acks.
         await asyncio.shield(write)
 
