@@ -268,7 +268,7 @@ def _take_buffered(connection: Any, replies: list[Any], count: int) -> None:
 
     The replies of a large write usually arrive together; taking them straight from
     hiredis's reader saves a coroutine and redis-py's per-read bookkeeping for each
-    (a quarter of a listener's time went there). Anything unusual (no hiredis, a
+    (about a tenth of a listener's time went there). Anything unusual (no hiredis, a
     connection-level error, a push message) is left to ``read_response``.
     """
     parser = getattr(connection, "_parser", None)
