@@ -150,7 +150,10 @@ class Worker:
         stopping.set()
         await self._stop(serving, schedules, heartbeat)
         fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
-        await client.close()
+        try:
+            await client.close()
+        except Exception as exc:  # the work is done and handed back; cleanup is best effort
+            logger.warning("Closing after the stop failed: %s: %s", type(exc).__name__, exc)
         return 1 if fatal else 0
 
     async def _stop(

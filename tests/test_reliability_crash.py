@@ -202,7 +202,9 @@ def test_1000_events_across_4_workers_with_random_kills(
     wait_until(lambda: _pending(raw_redis) == 0)
     for worker in workers.values():  # stop them together rather than one by one
         worker.proc.send_signal(signal.SIGTERM)
-    assert all(worker.wait() == 0 for worker in workers.values())
+    codes = {name: worker.wait() for name, worker in workers.items()}
+    failed = {name: workers[name].output[-3000:] for name, code in codes.items() if code != 0}
+    assert not failed, (codes, failed)
 
 
 def test_a_second_signal_exits_at_once_leaving_the_event_pending(
