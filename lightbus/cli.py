@@ -20,10 +20,8 @@ from lightbus.errors import LightbusError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lightbus.run_command", "run a worker: serve RPCs, listeners and schedules"),
     "dev": ("lightbus_tools.dev", "development loop: embedded Redis, reloading worker, live feed"),
-    "monitor": ("lightbus_tools.monitor", "live TUI of the bus (trace, workers, backlog)"),
     "inspect": ("lightbus_tools.inspect", "query the trace stream"),
     "trace": ("lightbus_tools.tracetree", "show the causal tree of one message or trace"),
-    "replay": ("lightbus_tools.replay", "re-send recorded messages safely"),
     "dumpschema": ("lightbus_tools.dumpschema", "print the schema of local and live APIs"),
     "schema": ("lightbus_tools.schemacheck", "compare two schemas: breaking or compatible"),
     "shell": ("lightbus_tools.shell", "a Python prompt with `bus` ready"),

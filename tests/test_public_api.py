@@ -60,3 +60,12 @@ def test_error_tree():
         assert issubclass(getattr(lightbus, name), lightbus.LightbusError)
     assert issubclass(lightbus.BusConnectionError, ConnectionError)
     assert issubclass(lightbus.RpcTimeout, TimeoutError)
+
+
+def test_every_listed_command_has_its_module():
+    import importlib.util
+
+    from lightbus.cli import COMMANDS
+
+    for name, (module, _) in COMMANDS.items():
+        assert importlib.util.find_spec(module) is not None, f"lightbus {name}: no {module}"
