@@ -6,9 +6,10 @@ collected for one turn of the event loop and written together: one ``XACK`` per 
 carrying every id, and the ``event.handled`` trace record of each entry, in one write.
 A lone entry pays no extra wait beyond that turn.
 
-Each handler's task waits for the write that carries its ack, so a graceful stop (which
-waits for in-flight handler tasks) and the entry's lease still wait for the ack. The
-write is retried through a lost connection like every other delivery write
+The handler's slot is free as soon as it returns, but the entry stays held by the
+listener (its lease renewed, handed back at shutdown if need be) until its ack is written;
+a handler task waits for every pending ack before it ends at a graceful stop. The write is
+retried through a lost connection like every other delivery write
 (:func:`lightbus.delivery.persist`); if Redis stays away, the entries stay pending and
 are delivered again (at-least-once).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from lightbus.delivery import persist
+from lightbus.delivery import Entry, persist
 from lightbus.trace import TraceRecord
 
 if TYPE_CHECKING:
@@ -30,37 +31,48 @@ class AckWriter:
 
     def __init__(self, runner: ListenerRunner) -> None:
         self.runner = runner
-        self._pending: list[tuple[str, str, TraceRecord | None]] = []
-        self._write: asyncio.Task[None] | None = None
+        self._pending: list[tuple[Entry, TraceRecord | None]] = []
+        self._writes: set[asyncio.Task[None]] = set()
+        self._scheduled = False
 
-    async def ack(self, stream: str, entry_id: str, record: TraceRecord | None) -> None:
-        """Acknowledge ``entry_id`` of ``stream`` and write ``record``; return once written."""
-        self._pending.append((stream, entry_id, record))
-        write = self._write
-        if write is None:
+    def add(self, entry: Entry, record: TraceRecord | None) -> None:
+        """Acknowledge ``entry`` and write ``record`` in this turn's write."""
+        entry.acking = True
+        self._pending.append((entry, record))
+        if not self._scheduled:
+            self._scheduled = True
             # A task of the client's: closing the client cancels it (the entries then
             # stay pending, like those of cancelled handlers) before the connections go.
-            write = self._write = self.runner.client.spawn(
-                self._write_pending(), name="lightbus-acks"
-            )
-        # Shielded: a cancelled handler task must not cancel the write of other acks.
-        await asyncio.shield(write)
+            write = self.runner.client.spawn(self._write_pending(), name="lightbus-acks")
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+
+    async def flushed(self) -> None:
+        """Return once every ack added so far is written (or given up on)."""
+        while self._writes:
+            # Shielded: a cancelled waiter must not cancel the write of other acks.
+            await asyncio.gather(*(asyncio.shield(w) for w in self._writes), return_exceptions=True)
 
     async def _write_pending(self) -> None:
         await asyncio.sleep(0)  # acks of handlers finishing in this turn join this write
         pending, self._pending = self._pending, []
-        self._write = None  # acks from now on start the next write (queued behind this one)
+        self._scheduled = False  # acks from now on start the next write
         ids: dict[str, list[str]] = {}
-        for stream, entry_id, _ in pending:
-            ids.setdefault(stream, []).append(entry_id)
+        for entry, _ in pending:
+            ids.setdefault(entry.stream, []).append(entry.entry_id)
         runner = self.runner
         tracer = runner.client.tracer
 
         def build(pipe: Any) -> None:
             for stream, entry_ids in ids.items():
                 pipe.xack(stream, runner.group, *entry_ids)
-            for _, _, record in pending:
+            for _, record in pending:
                 tracer.add(pipe, record)
 
-        # Retried through a lost connection; if Redis stays away the entries stay pending.
-        await persist(runner, build, f"acknowledge {len(pending)} entries")
+        try:
+            # Retried through a lost connection; if Redis stays away the entries stay
+            # pending and are redelivered.
+            await persist(runner, build, f"acknowledge {len(pending)} entries")
+        finally:
+            for entry, _ in pending:
+                runner.forget(entry)

@@ -24,7 +24,8 @@ Blocking reads never go through here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,6 +33,8 @@ from redis.exceptions import ResponseError
 
 from lightbus.connection import CONNECTION_ERRORS, connection_error
 from lightbus.settings import Settings
+
+logger = logging.getLogger("lightbus.trace")
 
 # The constant start of a command (name, key, options), packed once. Bounded: keys are
 # per event, queue or reply list, and a process has few of those.
@@ -79,12 +82,13 @@ class Batch:
     Each command is packed as it is added; the constant part of it only once per process.
     """
 
-    __slots__ = ("_sender", "count", "parts")
+    __slots__ = ("_sender", "count", "parts", "records")
 
     def __init__(self, sender: AutoPipeline) -> None:
         self._sender = sender
         self.parts: list[bytes] = []
         self.count = 0
+        self.records: list[Any] = []
 
     async def __aenter__(self) -> Batch:
         return self
@@ -92,6 +96,11 @@ class Batch:
     async def __aexit__(self, *exc: object) -> None:
         self.parts = []
         self.count = 0
+        self.records = []
+
+    def add_trace_record(self, record: Any) -> None:
+        """Write ``record`` with this group: the records of a whole write share one entry."""
+        self.records.append(record)
 
     def xadd(
         self,
@@ -144,20 +153,25 @@ class Batch:
         return self
 
     async def execute(self) -> list[Any]:
-        parts, count = self.parts, self.count
-        self.parts, self.count = [], 0
-        if not count:
+        parts, count, records = self.parts, self.count, self.records
+        self.parts, self.count, self.records = [], 0, []
+        if not count and not records:
             return []
-        return await self._sender.send(b"".join(parts), count)
+        return await self._sender.send(b"".join(parts), count, records)
 
 
-_Group = tuple[bytes, int, "asyncio.Future[list[Any]]"]
+_Group = tuple[bytes, int, list[Any], "asyncio.Future[list[Any]]"]
 
 
 class AutoPipeline:
     """Sends command groups for one event loop over one dedicated connection."""
 
-    def __init__(self, pool: Any, settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        settings: Settings,
+        trace_entry: Callable[[list[Any]], dict[str, Any]] | None = None,
+    ) -> None:
         kwargs = dict(pool.connection_kwargs)
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
         kwargs["socket_timeout"] = None
@@ -169,11 +183,13 @@ class AutoPipeline:
         # Each exchange is bounded by one timeout rather than one per reply (cheaper, and
         # a dead peer is still noticed), as long as a caller's guarded() would wait.
         self.timeout = settings.connect_timeout + 1.0
+        # The XADD arguments storing trace records as one entry (TraceWriter.xadd_args).
+        self._trace_entry = trace_entry
 
     def batch(self) -> Batch:
         return Batch(self)
 
-    async def send(self, data: bytes, count: int) -> list[Any]:
+    async def send(self, data: bytes, count: int, records: list[Any] | None = None) -> list[Any]:
         """Send ``count`` packed commands with whatever else is queued; return their replies.
 
         When nothing is in flight the commands are written at once, by this coroutine
@@ -183,12 +199,13 @@ class AutoPipeline:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
+        group = (data, count, records or [], future)
         if self._busy:
-            self._queue.append((data, count, future))
+            self._queue.append(group)
             return await future
         self._busy = True
         try:
-            await self._send_groups([(data, count, future)])
+            await self._send_groups([group])
         except BaseException:
             if future.done() and not future.cancelled():
                 future.exception()  # this sender was cancelled: nobody else will look
@@ -212,6 +229,13 @@ class AutoPipeline:
     async def _send_groups(self, groups: list[_Group]) -> None:
         data = b"".join(group[0] for group in groups)
         count = sum(group[1] for group in groups)
+        # The trace records of every group go last, as one entry: Redis handles the
+        # commands they describe first, and a write of 500 fires appends one entry.
+        records = [record for group in groups for record in group[2]]
+        if records and self._trace_entry is not None:
+            trace_xadd = Batch(self).xadd(**self._trace_entry(records))
+            data += b"".join(trace_xadd.parts)
+            count += 1
         connection = self._connection
         try:
             async with asyncio.timeout(self.timeout):
@@ -225,14 +249,19 @@ class AutoPipeline:
                 error: BaseException = connection_error(self.settings, exc)
             else:
                 error = exc if isinstance(exc, Exception) else ConnectionError("send cancelled")
-            for _, _, future in groups:
+            for *_, future in groups:
                 if not future.done():
                     future.set_exception(error)
             if not isinstance(exc, Exception):
                 raise
             return
+        if len(replies) > sum(group[1] for group in groups):
+            written = replies.pop()
+            if isinstance(written, ResponseError):
+                # The commands themselves succeeded: their senders are not failed for it.
+                logger.warning("%d trace records were not written: %s", len(records), written)
         start = 0
-        for _, size, future in groups:
+        for _, size, _, future in groups:
             mine = replies[start : start + size]
             start += size
             if future.done():

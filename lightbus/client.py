@@ -143,7 +143,9 @@ class BusClient:
     def pipeline(self) -> Batch:
         """A group of writes sent in one round trip, with any other group sent meanwhile."""
         if self._autopipeline is None:
-            self._autopipeline = AutoPipeline(self.redis.connection_pool, self.settings)
+            self._autopipeline = AutoPipeline(
+                self.redis.connection_pool, self.settings, self.tracer.xadd_args
+            )
         return self._autopipeline.batch()
 
     # ---------------------------------------------------------------- messages

@@ -53,6 +53,7 @@ class Entry:
     entry_id: str
     fields: dict[bytes, bytes]
     attempt: int
+    acking: bool = False  # handled; its XACK is queued or being written (lightbus.acks)
 
 
 class Unacknowledged(Exception):
@@ -80,8 +81,15 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
     except ValueError as exc:  # includes msgspec's decode errors
         await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt)
         return
-    # This task's own context: the runtime's log lines about the event carry its trace.
-    context.enter_message(message.trace_id, message.span_id, message.id)
+    # The handler and the runtime's log lines about the event carry its trace.
+    token = context.enter_message(message.trace_id, message.span_id, message.id)
+    try:
+        await _handle_message(runner, entry, message)
+    finally:
+        context.leave(token)
+
+
+async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message) -> None:
     try:
         kwargs = await _checked_kwargs(runner, message)
     except ValidationError as exc:
@@ -95,12 +103,7 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
         started = time.perf_counter()
         queued_ms = max(0, now_ms() - message.sent_at)
         try:
-            await client.invoke(
-                runner.listener.handler,
-                message,
-                trace=(message.trace_id, message.span_id, message.id),
-                **kwargs,
-            )
+            await client.invoke(runner.listener.handler, message, **kwargs)
         except Exception as exc:
             tb = traceback.format_exc()
             duration = (time.perf_counter() - started) * 1000
@@ -117,12 +120,11 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
             duration_ms=duration,
             with_payload=False,
         )
-        # The handler returned: its slot may take the next entry while the ack is written
+        # The handler returned: its slot takes the next entry while the ack is written
         # (the acks of entries handled in the same turn share one XACK and one write, with
-        # persist's retries: lightbus.acks). This task, and so its lease and a graceful
-        # stop, still waits for the ack.
-        runner.release_slot()
-        await runner.acks.ack(entry.stream, entry.entry_id, record)
+        # persist's retries: lightbus.acks). The entry stays held, its lease renewed,
+        # until the ack is written; a graceful stop waits for that too.
+        runner.acks.add(entry, record)
         return
 
 

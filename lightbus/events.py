@@ -42,6 +42,7 @@ from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
 from lightbus.delivery import Entry, Unacknowledged, text
 from lightbus.errors import BusConnectionError
 from lightbus.message import Message, now_ms
+from lightbus.pool import HandlerPool
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -77,18 +78,21 @@ class ListenerRunner:
         self.consumer = client.settings.process_name
         self.streams = listener.streams(client)
         self.max_attempts = listener.max_attempts or client.settings.max_attempts
-        self.in_flight: set[asyncio.Task[None]] = set()
-        self.entries: dict[asyncio.Task[None], Entry] = {}
+        # Every entry this process holds: queued, being handled, or waiting for its ack.
+        self.held: dict[tuple[str, str], Entry] = {}
         # Events that nothing here or live describes, and since when (see delivery).
         self.unchecked: dict[tuple[str, str], float] = {}
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None  # the reading loop, once started
         self.fatal: BaseException | None = None
-        self._free = client.settings.listener_concurrency
-        self._slot_freed = asyncio.Event()
-        self._holding: set[asyncio.Task[None]] = set()  # tasks whose handler holds a slot
         self.acks = AckWriter(self)
+        self.pool: HandlerPool[Entry] = HandlerPool(
+            client.settings.listener_concurrency,
+            self._handle,
+            finish=self.acks.flushed,
+            name=f"lightbus-listener-{listener.name}",
+        )
         self._redis: Any = None  # claims, leases, pending lists: not the hot path
         self._reader: Any = None  # XREADGROUP on a dedicated connection
         self._cursors: dict[str, str] = {}  # XAUTOCLAIM's position per stream
@@ -98,9 +102,22 @@ class ListenerRunner:
         self._renew_every = client.settings.ack_timeout / 3
         self._block_ms = max(10, min(BLOCK_MS, int(ack_ms / 4)))
 
+    @property
+    def in_flight(self) -> set[asyncio.Task[None]]:
+        """The handler tasks; after :meth:`stop` each ends once its work and acks are done."""
+        return set(self.pool.tasks)
+
+    @property
+    def _free(self) -> int:
+        return self.pool.free
+
+    def unfinished(self) -> list[Entry]:
+        """Entries being handled or queued (at shutdown: to hand back)."""
+        return self.pool.unfinished()
+
     def stop(self) -> None:
         self.stopping.set()
-        self._slot_freed.set()
+        self.pool.slot_freed.set()
 
     async def stopped(self, timeout: float = 5.0) -> None:
         """Wait until the reading loop has returned (so no new handler starts)."""
@@ -127,6 +144,7 @@ class ListenerRunner:
         """Read and handle entries until :meth:`stop`; then return (in-flight tasks remain)."""
         self._redis = connect(self.client.settings, blocking=True, max_connections=1, retries=False)
         self._reader = BlockingReader(self.client.settings)
+        self.pool.start()
         backoff = Backoff()
         take_back_own = True
         recreate_groups = False
@@ -183,6 +201,7 @@ class ListenerRunner:
                     await self._pause(backoff.next())
         finally:
             self.ready.set()
+            self.pool.close()  # what was read still runs; then the handler tasks end
             await self._reader.aclose()
             await self._redis.aclose(close_connection_pool=True)
 
@@ -191,10 +210,10 @@ class ListenerRunner:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _wait_for_slot(self, timeout: float) -> None:
-        self._slot_freed.clear()
+        self.pool.slot_freed.clear()
         if self._free <= 0 and not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot_freed.wait(), timeout)
+                await asyncio.wait_for(self.pool.slot_freed.wait(), timeout)
 
     async def _read_new(self) -> None:
         # Handlers finishing together free their slots over a few turns of the loop (and
@@ -205,8 +224,8 @@ class ListenerRunner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(BATCH_WAIT):
                     while self._free < wanted and not self.stopping.is_set():
-                        self._slot_freed.clear()
-                        await self._slot_freed.wait()
+                        self.pool.slot_freed.clear()
+                        await self.pool.slot_freed.wait()
         if self.stopping.is_set():
             return
         reply = await self._reader.xreadgroup(
@@ -220,11 +239,12 @@ class ListenerRunner:
             name = text(stream)
             for entry_id, fields in entries:
                 self._spawn(Entry(name, text(entry_id), fields, attempt=1))
+        self.pool.dispatch()
 
     # ------------------------------------------------------------------ ownership
 
     def _held(self, stream: str) -> set[str]:
-        return {e.entry_id for e in self.entries.values() if e.stream == stream}
+        return {entry_id for s, entry_id in self.held if s == stream}
 
     async def _take_back_own_pending(self) -> bool:
         """Claim our own pending entries that no task holds. True when none are left."""
@@ -308,6 +328,7 @@ class ListenerRunner:
             if record is not None:
                 lost.append(record)
             self._spawn(entry)
+        self.pool.dispatch()
         if lost and self.client.tracer.enabled:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for record in lost:
@@ -335,8 +356,8 @@ class ListenerRunner:
 
     async def _renew_leases(self) -> None:
         by_stream: dict[str, list[str]] = {}
-        for entry in self.entries.values():
-            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        for stream, entry_id in self.held:
+            by_stream.setdefault(stream, []).append(entry_id)
         for stream, ids in by_stream.items():
             await self._redis.xclaim(
                 stream, self.group, self.consumer, min_idle_time=0, message_ids=ids, justid=True
@@ -364,33 +385,22 @@ class ListenerRunner:
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
             logger.warning("Could not hand back %d entries (%s)", len(entries), exc)
 
-    # ------------------------------------------------------------------ tasks
+    # ------------------------------------------------------------------ handling
 
     def _spawn(self, entry: Entry) -> None:
-        self._free -= 1
-        task = asyncio.create_task(delivery.handle(self, entry))
-        self.in_flight.add(task)
-        self.entries[task] = entry
-        self._holding.add(task)
-        task.add_done_callback(self._done)
+        self.held[entry.stream, entry.entry_id] = entry
+        self.pool.submit(entry)
 
-    def release_slot(self) -> None:
-        """The current task's handler is done: its slot may take the next entry."""
-        task = asyncio.current_task()
-        if task in self._holding:
-            self._holding.discard(task)
-            self._free += 1
-            self._slot_freed.set()
+    async def _handle(self, entry: Entry) -> None:
+        try:
+            await delivery.handle(self, entry)
+        finally:
+            if not entry.acking:  # dead-lettered, left pending, or cancelled
+                self.forget(entry)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.in_flight.discard(task)
-        self.entries.pop(task, None)
-        if task in self._holding:
-            self._holding.discard(task)
-            self._free += 1
-            self._slot_freed.set()
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("Listener task of %s failed", self.group, exc_info=task.exception())
+    def forget(self, entry: Entry) -> None:
+        """``entry`` is no longer ours to renew or hand back (acknowledged or given up)."""
+        self.held.pop((entry.stream, entry.entry_id), None)
 
 
 def _id_order(entry_id: str) -> tuple[int, int]:

@@ -73,7 +73,7 @@ class Settings:
     ack_timeout: float = 60.0
     max_attempts: int = 5
     retry_backoff: float = 0.5
-    listener_concurrency: int = 10
+    listener_concurrency: int = 50
     rpc_concurrency: int = 20
     handler_threads: int = 20
     heartbeat_interval: float = 5.0

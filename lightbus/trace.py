@@ -9,7 +9,7 @@ extra round trip.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -18,7 +18,8 @@ from lightbus.message import HOST, Message, now_ms
 from lightbus.settings import Settings
 
 RECORD_VERSION = 1
-FIELD = "r"
+FIELD = "r"  # an entry holding one record
+BATCH_FIELD = "rs"  # an entry holding the records of one write, as a JSON array
 
 # The steps a record can describe.
 EVENT_FIRED = "event.fired"
@@ -141,14 +142,7 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
         raw = fields.get(FIELD.encode())
         if raw is None:
             raise ValueError(f"trace entry {stream_id} has no {FIELD!r} field")
-        try:
-            record = _decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            # A newer format may change a field's type; tell that apart from junk.
-            version = _version_of(raw)
-            if version > RECORD_VERSION:
-                raise NewerRecordVersion(stream_id, version) from None
-            raise ValueError(f"trace entry {stream_id} does not decode: {exc}") from None
+        record: TraceRecord = _decode(_decoder, raw, stream_id)
         if record.v > RECORD_VERSION:
             raise NewerRecordVersion(stream_id, record.v)
         record.stream_id = stream_id
@@ -170,13 +164,64 @@ _decoder = msgspec.json.Decoder(TraceRecord)
 _any_decoder = msgspec.json.Decoder()
 
 
+_batch_decoder = msgspec.json.Decoder(list[TraceRecord])
+
+
 def _version_of(raw: bytes) -> int:
     try:
         value = _any_decoder.decode(raw)
     except msgspec.DecodeError:
         return 0
-    version = value.get("v") if isinstance(value, dict) else None
-    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+    items = value if isinstance(value, list) else [value]
+    versions = [item.get("v") for item in items if isinstance(item, dict)]
+    return max((v for v in versions if isinstance(v, int) and not isinstance(v, bool)), default=0)
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], raw: bytes, entry_id: str) -> Any:
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        # A newer format may change a field's type; tell that apart from junk.
+        version = _version_of(raw)
+        if version > RECORD_VERSION:
+            raise NewerRecordVersion(entry_id, version) from None
+        raise ValueError(f"trace entry {entry_id} does not decode: {exc}") from None
+
+
+def records_from_fields(entry_id: str, fields: Mapping[bytes, bytes]) -> list[TraceRecord]:
+    """Decode one trace stream entry: one record, or the records of one write.
+
+    The records of an entry written together are told apart by their ``stream_id``: the
+    first is the entry id itself, the k-th after it ``<entry id>#<k>``.
+
+    Raises:
+        NewerRecordVersion: the entry holds records of a newer format version.
+        ValueError: the entry is not a trace entry (something else wrote it).
+    """
+    raw = fields.get(_BATCH_KEY)
+    if raw is None:
+        return [TraceRecord.from_fields(entry_id, fields)]
+    records: list[TraceRecord] = _decode(_batch_decoder, raw, entry_id)
+    for k, record in enumerate(records):
+        if record.v > RECORD_VERSION:
+            raise NewerRecordVersion(entry_id, record.v)
+        record.stream_id = f"{entry_id}#{k}" if k else entry_id
+    return records
+
+
+def stream_position(stream_id: str) -> tuple[int, int, int]:
+    """Where a record lies in the stream, comparable: (ms, sequence, index in its entry)."""
+    entry, _, index = stream_id.partition("#")
+    ms, _, seq = entry.partition("-")
+    return int(ms or 0), int(seq or 0), int(index or 0)
+
+
+def entry_of(stream_id: str) -> str:
+    """The id of the stream entry that holds the record with ``stream_id``."""
+    return stream_id.partition("#")[0]
+
+
+_BATCH_KEY = BATCH_FIELD.encode()
 
 
 class _Pipeline(Protocol):
@@ -197,15 +242,32 @@ class TraceWriter:
         self.redact = frozenset(name.lower() for name in settings.trace_redact)
 
     def add(self, pipe: _Pipeline, record: TraceRecord | None) -> None:
-        """Add the ``XADD`` of ``record`` to ``pipe`` (nothing when tracing is off or no record)."""
+        """Add ``record`` to ``pipe`` (nothing when tracing is off or no record).
+
+        The bus's own write path (:class:`lightbus.autopipeline.Batch`) collects the
+        records of a whole write into one entry; any other pipeline gets one ``XADD``.
+        """
         if record is None or not self.enabled:
             return
+        collect = getattr(pipe, "add_trace_record", None)
+        if collect is not None:
+            collect(record)
+        else:
+            pipe.xadd(**self.xadd_args([record]))
+
+    def xadd_args(self, records: Sequence[TraceRecord]) -> dict[str, Any]:
+        """``XADD`` keyword arguments (key, fields, trimming) storing ``records`` as one entry."""
+        if len(records) == 1:
+            fields = records[0].to_fields()
+        else:
+            if any(record.stream_id for record in records):
+                records = [msgspec.structs.replace(r, stream_id="") for r in records]
+            fields = {BATCH_FIELD: _encoder.encode(records)}
         if self.max_age_ms:
             # Retention by age: trim (approximately) what is older than trace_max_age.
             minid = f"{now_ms() - self.max_age_ms}-0"
-            pipe.xadd(self.key, record.to_fields(), minid=minid, approximate=True)
-        else:
-            pipe.xadd(self.key, record.to_fields(), maxlen=self.maxlen, approximate=True)
+            return {"name": self.key, "fields": fields, "minid": minid, "approximate": True}
+        return {"name": self.key, "fields": fields, "maxlen": self.maxlen, "approximate": True}
 
     def for_message(
         self,

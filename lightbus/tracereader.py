@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lightbus import ids
 from lightbus.connection import connect, guarded
-from lightbus.trace import NewerRecordVersion, TraceRecord
+from lightbus.trace import NewerRecordVersion, TraceRecord, entry_of, records_from_fields
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -100,10 +100,10 @@ class TraceReader:
 
     # ------------------------------------------------------------ decoding
 
-    def _decode(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> TraceRecord | None:
+    def _decode(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> list[TraceRecord]:
         stream_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
         try:
-            return TraceRecord.from_fields(stream_id, fields)
+            return records_from_fields(stream_id, fields)
         except NewerRecordVersion as exc:
             if not self.skipped_newer:
                 logger.warning("Skipping trace records of a newer format: %s", exc)
@@ -111,19 +111,25 @@ class TraceReader:
         except ValueError as exc:
             logger.debug("Skipping a trace entry that is not a record: %s", exc)
             self.skipped_foreign += 1
-        return None
+        return []
 
     def _decode_matching(
-        self, entries: list[Any], where: TraceFilter, needle: bytes | None = None
+        self, entries: list[Any], where: TraceFilter, *, newest_first: bool = False
     ) -> list[TraceRecord]:
-        needle = needle if needle is not None else where.needle()
-        found = []
+        """The matching records of ``entries``, in the order of the entries.
+
+        ``newest_first``: the entries come newest first (a reverse range), so the records
+        of one entry are given newest first too.
+        """
+        needle = where.needle()
+        found: list[TraceRecord] = []
         for entry_id, fields in entries:
             if needle is not None and not any(needle in value for value in fields.values()):
                 continue
-            record = self._decode(entry_id, fields)
-            if record is not None and where.matches(record):
-                found.append(record)
+            records = self._decode(entry_id, fields)
+            if newest_first and len(records) > 1:
+                records.reverse()
+            found.extend(record for record in records if where.matches(record))
         return found
 
     async def _range(self, low: str, high: str, count: int = BATCH) -> list[Any]:
@@ -175,7 +181,7 @@ class TraceReader:
             cursor, page = high, min(BATCH, max(FIRST_PAGE, limit))
             while len(found) < limit:
                 entries = await self._revrange(cursor, low, count=page)
-                found.extend(self._decode_matching(entries, where))
+                found.extend(self._decode_matching(entries, where, newest_first=True))
                 if len(entries) < page:
                     break
                 cursor, page = f"({_text(entries[-1][0])}", min(BATCH, page * 2)
@@ -202,12 +208,14 @@ class TraceReader:
         """Yield matching records as they are written (``XREAD BLOCK``), forever.
 
         Args:
-            after: a stream id to continue after; ``"$"`` for records written from now.
+            after: a stream id to continue after (a record's ``stream_id``: the records
+                after that record's entry); ``"$"`` for records written from now.
             stop: checked about once a second; the iteration ends when it returns True.
         """
         where = where or TraceFilter()
         if after == "$":
             after = await self.last_id()
+        after = entry_of(after)
         redis = connect(self.client.settings, blocking=True, max_connections=1)
         try:
             while stop is None or not stop():
@@ -303,10 +311,10 @@ class TraceReader:
                     return found
                 if needle is not None and not any(needle in v for v in fields.values()):
                     continue
-                record = self._decode(entry_id, fields)
-                if record is not None and where.matches(record):
-                    found.append(record)
-                    last_hit = record.stream_ms
+                matches = [r for r in self._decode(entry_id, fields) if where.matches(r)]
+                if matches:
+                    found.extend(matches if forward else reversed(matches))
+                    last_hit = matches[0].stream_ms
             if len(entries) < BATCH:
                 return found
             cursor = f"({_text(entries[-1][0])}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lightbus import trace
-from lightbus.trace import TraceRecord
+from lightbus.trace import TraceRecord, stream_position
 
 # A node or handling shows its worst status.
 _SEVERITY = {"dead": 5, "error": 4, "expired": 3, "timeout": 2, "ok": 1, "": 0}
@@ -177,7 +177,7 @@ def build_tree(records: Iterable[TraceRecord]) -> list[TraceNode]:
 
 
 def _node(records: list[TraceRecord]) -> TraceNode:
-    records = sorted(records, key=lambda r: (r.stream_id, r.ts))
+    records = sorted(records, key=lambda r: (stream_position(r.stream_id), r.ts))
     sent = next((r for r in records if r.record in _SENT), records[0])
     node = TraceNode(sent=sent, records=records)
     per_listener: dict[str, list[TraceRecord]] = {}
@@ -201,8 +201,8 @@ def _is_ancestor(node: TraceNode, candidate: TraceNode) -> bool:
     return False
 
 
-def _order(node: TraceNode) -> tuple[int, str]:
-    return (node.sent.sent_at or node.sent.ts, node.sent.stream_id)
+def _order(node: TraceNode) -> tuple[int, tuple[int, int, int]]:
+    return (node.sent.sent_at or node.sent.ts, stream_position(node.sent.stream_id))
 
 
 def _returned_dict(record: TraceRecord | None) -> dict[str, Any] | None:

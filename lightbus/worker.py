@@ -201,9 +201,9 @@ class Worker:
         self, runners: list[ListenerRunner], unfinished: set[asyncio.Task[None]]
     ) -> None:
         """Cancel handlers past the grace period; hand their events to other consumers."""
-        held = {
-            runner: [e for t, e in runner.entries.items() if t in unfinished] for runner in runners
-        }
+        held = {runner: runner.unfinished() for runner in runners}
+        calls = len(unfinished & self.rpc.in_flight)
+        handlers = calls + sum(len(runner.pool.running) for runner in runners)
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
@@ -211,7 +211,7 @@ class Worker:
         logger.warning(
             "%d handlers did not finish within shutdown_grace (%gs); %d events stay pending "
             "and are handed back for redelivery",
-            len(unfinished),
+            handlers,
             self.client.settings.shutdown_grace,
             count,
         )
@@ -220,7 +220,7 @@ class Worker:
                 await runner.hand_back(entries)
 
     def in_flight(self) -> int:
-        return len(self.rpc.in_flight) + sum(len(r.in_flight) for r in self.client.runners.values())
+        return len(self.rpc.in_flight) + sum(r.pool.busy for r in self.client.runners.values())
 
     def heartbeat(self) -> registry.Heartbeat:
         client = self.client

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lightbus import BusClient, BusConnectionError, Settings, TraceReader, read_trace, trace
-from lightbus.trace import TraceRecord
+from lightbus.trace import TraceRecord, stream_position
 
 PAYLOAD_CHARS = 60
 
@@ -145,10 +145,8 @@ class TraceFeed:
 
 
 def _ms(stream_id: str) -> int:
-    return int(stream_id.partition("-")[0])
+    return stream_position(stream_id)[0]
 
 
 def _after(stream_id: str, last: str) -> bool:
-    ms, _, seq = stream_id.partition("-")
-    last_ms, _, last_seq = last.partition("-")
-    return (int(ms), int(seq or 0)) > (int(last_ms), int(last_seq or 0))
+    return stream_position(stream_id) > stream_position(last)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import lightbus
 from lightbus import Api, BusClient, Event, Settings
 
 
@@ -81,3 +82,62 @@ async def test_a_batch_is_acknowledged_in_few_xacks_and_only_what_was_handled(re
     # 196 handled entries, 10 slots: about 20 XACKs of ~10 ids (+4 for the dead letters);
     # one XACK per entry would be 200.
     assert acks <= 60, acks
+
+
+async def test_waiting_async_handlers_run_listener_concurrency_at_once(redis_url, raw_redis):
+    """Handlers that wait (I/O) still run side by side: as many as listener_concurrency."""
+    client = BusClient(Settings(redis_url=redis_url, listener_concurrency=4))
+    client.register_api(ShopApi())
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(12)])
+    gate = asyncio.Event()
+    running: set[int] = set()
+    most = 0
+    done: list[int] = []
+
+    async def handler(event, n):
+        nonlocal most
+        running.add(n)
+        most = max(most, len(running))
+        await gate.wait()
+        running.discard(n)
+        done.append(n)
+
+    listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
+    await client.start_listener(listener)
+    async with asyncio.timeout(10):
+        while len(running) < 4:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # room to start a fifth, if it would
+    assert len(running) == 4
+    gate.set()
+    async with asyncio.timeout(10):
+        while len(done) < 12:
+            await asyncio.sleep(0.01)
+    await client.close()
+    assert sorted(done) == list(range(12))
+    assert most == 4
+
+
+async def test_handlers_of_one_batch_each_run_in_their_own_events_trace(redis_url, raw_redis):
+    """Handled one after another in one task, each handler still sees its own event's trace."""
+    client = BusClient(Settings(redis_url=redis_url, listener_concurrency=10))
+    client.register_api(ShopApi())
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(50)])
+    seen: dict[int, tuple[str, str]] = {}
+    expected: dict[int, tuple[str, str]] = {}
+
+    async def handler(event, n):
+        current = lightbus.current_trace()
+        assert current is not None
+        seen[n] = (current.trace_id, current.message_id)
+        expected[n] = (event.trace_id, event.id)
+
+    listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
+    await client.start_listener(listener)
+    async with asyncio.timeout(10):
+        while len(seen) < 50:
+            await asyncio.sleep(0.01)
+    await client.close()
+    assert seen == expected
+    assert len({trace_id for trace_id, _ in seen.values()}) == 50  # 50 root fires, 50 traces
+    assert lightbus.current_trace() is None  # nothing leaked into the caller's context

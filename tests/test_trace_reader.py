@@ -11,7 +11,7 @@ import pytest
 
 import lightbus
 from lightbus import ids, tracereader
-from lightbus.trace import RECORD_VERSION, TraceRecord
+from lightbus.trace import RECORD_VERSION, TraceRecord, stream_position
 
 KEY = "lightbus:trace"
 
@@ -93,7 +93,7 @@ async def test_limit_pages_back_through_more_than_one_batch(bus, raw_redis):
     pipe.execute()
     hits = await collect(bus, name="hit", limit=5)
     assert len(hits) == 3
-    assert hits == sorted(hits, key=lambda r: r.stream_id)
+    assert hits == sorted(hits, key=lambda r: stream_position(r.stream_id))
     assert len(await collect(bus)) == 2500
 
 

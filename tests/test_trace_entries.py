@@ -1,0 +1,116 @@
+"""Records written together share one trace stream entry; the reader gives them back one by one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+import lightbus
+from lightbus import Api, BusClient, Event, Settings, trace
+from lightbus.trace import TraceRecord, entry_of, records_from_fields, stream_position
+from lightbus_tools.feed import _after
+
+KEY = "lightbus:trace"
+
+
+class ShopApi(Api):
+    order_placed = Event(parameters=("n",))
+
+    class Meta:
+        name = "shop"
+
+
+@pytest.fixture
+async def client(redis_url):
+    client = BusClient(Settings(redis_url=redis_url))
+    client.register_api(ShopApi())
+    yield client
+    await client.close()
+
+
+async def test_a_batch_of_fires_is_one_entry_and_reads_back_as_one_record_each(client, raw_redis):
+    sent = await client.fire_many("shop", "order_placed", [{"n": n} for n in range(300)])
+    assert raw_redis.xlen(KEY) == 1  # one write, one entry: not 300 XADDs
+
+    records = [r async for r in lightbus.read_trace(client, step="event.fired")]
+    assert [r.id for r in records] == [m.id for m in sent]  # each event once, in order
+    assert [r.payload for r in records] == [f'{{"n":{n}}}' for n in range(300)]
+    ids = [r.stream_id for r in records]
+    assert len(set(ids)) == 300  # every record has its own stream id
+    assert ids[0] == entry_of(ids[1]) and ids[1] == f"{ids[0]}#1"
+    assert sorted(ids, key=stream_position) == ids
+
+    # Finding one message, its trace, and the newest few all see records inside the entry.
+    found = await lightbus.TraceReader(client).find(sent[150].id)
+    assert found is not None and found.id == sent[150].id
+    newest = [r async for r in lightbus.read_trace(client, limit=3)]
+    assert [r.id for r in newest] == [m.id for m in sent[-3:]]
+    reader = lightbus.TraceReader(client)
+    tree = await reader.trace(sent[7].trace_id, near_ms=found.stream_ms)
+    assert [r.id for r in tree] == [sent[7].id]
+
+
+async def test_acks_of_one_batch_write_their_handled_records_in_one_entry(client, raw_redis):
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(40)])
+    handled: list[int] = []
+
+    async def handler(event, n):
+        handled.append(n)
+
+    listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
+    await client.start_listener(listener)
+    async with asyncio.timeout(10):
+        while True:
+            records = [r async for r in lightbus.read_trace(client, step="event.handled")]
+            if len(records) == 40:
+                break
+            await asyncio.sleep(0.02)
+    assert sorted(handled) == list(range(40))
+    assert {r.listener for r in records} == {"t"}
+    # 1 entry for the fires, and far fewer than 40 for the handled records.
+    assert raw_redis.xlen(KEY) < 1 + 40 // 2
+
+
+async def test_following_from_a_record_inside_an_entry_resumes_after_that_entry(client):
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(3)])
+    first = [r async for r in lightbus.read_trace(client)]
+    reader = lightbus.TraceReader(client)
+    stop = asyncio.Event()
+    seen: list[TraceRecord] = []
+
+    async def follow() -> None:
+        async for record in reader.follow(after=first[1].stream_id, stop=stop.is_set):
+            seen.append(record)
+            stop.set()
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.1)
+    later = await client.fire("shop", "order_placed", {"n": 99})
+    await asyncio.wait_for(task, 5)
+    assert [r.id for r in seen] == [later.id]
+
+
+async def test_a_failing_trace_write_does_not_fail_the_fire(client, raw_redis, caplog):
+    raw_redis.set(KEY, "not a stream")  # XADD to it fails with WRONGTYPE
+    with caplog.at_level(logging.WARNING, logger="lightbus.trace"):
+        await client.fire_many("shop", "order_placed", [{"n": 1}, {"n": 2}])
+        await client.fire("shop", "order_placed", {"n": 3})
+    assert raw_redis.xlen("lightbus:event:shop.order_placed") == 3  # the events went out
+    assert "trace records were not written" in caplog.text
+    assert "WRONGTYPE" in caplog.text
+
+
+def test_an_entry_of_records_that_does_not_decode_names_the_entry():
+    with pytest.raises(ValueError, match="trace entry 5-0 does not decode"):
+        records_from_fields("5-0", {trace.BATCH_FIELD.encode(): b'[{"record": 1}]'})
+    newer = b'[{"v": 99, "record": "event.fired", "ts": 1, "new": {"x": 1}}]'
+    with pytest.raises(trace.NewerRecordVersion, match="version 99"):
+        records_from_fields("5-0", {trace.BATCH_FIELD.encode(): newer})
+
+
+def test_record_positions_order_records_within_and_across_entries():
+    ordered = ["9-0", "10-0", "10-0#1", "10-0#2", "10-0#10", "10-1"]
+    assert sorted(reversed(ordered), key=stream_position) == ordered
+    assert _after("10-0#2", "10-0#1") and not _after("10-0", "10-0#1")
