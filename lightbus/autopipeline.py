@@ -170,7 +170,7 @@ class AutoPipeline:
         self,
         pool: Any,
         settings: Settings,
-        trace_entry: Callable[[list[Any]], dict[str, Any]] | None = None,
+        trace_entries: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
     ) -> None:
         kwargs = dict(pool.connection_kwargs)
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
@@ -183,8 +183,8 @@ class AutoPipeline:
         # Each exchange is bounded by one timeout rather than one per reply (cheaper, and
         # a dead peer is still noticed), as long as a caller's guarded() would wait.
         self.timeout = settings.connect_timeout + 1.0
-        # The XADD arguments storing trace records as one entry (TraceWriter.xadd_args).
-        self._trace_entry = trace_entry
+        # The XADD arguments storing trace records in few entries (TraceWriter.entries).
+        self._trace_entries = trace_entries
 
     def batch(self) -> Batch:
         return Batch(self)
@@ -229,13 +229,17 @@ class AutoPipeline:
     async def _send_groups(self, groups: list[_Group]) -> None:
         data = b"".join(group[0] for group in groups)
         count = sum(group[1] for group in groups)
-        # The trace records of every group go last, as one entry: Redis handles the
-        # commands they describe first, and a write of 500 fires appends one entry.
+        # The trace records of every group go last, sharing entries: Redis handles the
+        # commands they describe first, and a write of 500 fires appends a few entries.
         records = [record for group in groups for record in group[2]]
-        if records and self._trace_entry is not None:
-            trace_xadd = Batch(self).xadd(**self._trace_entry(records))
-            data += b"".join(trace_xadd.parts)
-            count += 1
+        traced = 0
+        if records and self._trace_entries is not None:
+            trace_xadds = Batch(self)
+            for entry in self._trace_entries(records):
+                trace_xadds.xadd(**entry)
+            data += b"".join(trace_xadds.parts)
+            traced = trace_xadds.count
+            count += traced
         connection = self._connection
         try:
             async with asyncio.timeout(self.timeout):
@@ -255,11 +259,12 @@ class AutoPipeline:
             if not isinstance(exc, Exception):
                 raise
             return
-        if len(replies) > sum(group[1] for group in groups):
-            written = replies.pop()
-            if isinstance(written, ResponseError):
+        if traced:
+            refused = [r for r in replies[-traced:] if isinstance(r, ResponseError)]
+            del replies[-traced:]
+            if refused:
                 # The commands themselves succeeded: their senders are not failed for it.
-                logger.warning("%d trace records were not written: %s", len(records), written)
+                logger.warning("%d trace records were not written: %s", len(records), refused[0])
         start = 0
         for _, size, _, future in groups:
             mine = replies[start : start + size]

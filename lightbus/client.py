@@ -144,7 +144,7 @@ class BusClient:
         """A group of writes sent in one round trip, with any other group sent meanwhile."""
         if self._autopipeline is None:
             self._autopipeline = AutoPipeline(
-                self.redis.connection_pool, self.settings, self.tracer.xadd_args
+                self.redis.connection_pool, self.settings, self.tracer.entries
             )
         return self._autopipeline.batch()
 

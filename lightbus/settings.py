@@ -80,7 +80,7 @@ class Settings:
     schema_ttl: float = 60.0
     shutdown_grace: float = 10.0
     trace_enabled: bool = True
-    trace_maxlen: int = 1_000_000
+    trace_maxlen: int = 250_000
     trace_max_age: float = 0.0
     trace_payload_bytes: int = 4096
     trace_traceback_bytes: int = 8192

@@ -20,6 +20,9 @@ from lightbus.settings import Settings
 RECORD_VERSION = 1
 FIELD = "r"  # an entry holding one record
 BATCH_FIELD = "rs"  # an entry holding the records of one write, as a JSON array
+# The most records one entry holds, and about the most bytes (past its first record).
+ENTRY_RECORDS = 16
+ENTRY_BYTES = 16_384
 
 # The steps a record can describe.
 EVENT_FIRED = "event.fired"
@@ -253,16 +256,36 @@ class TraceWriter:
         if collect is not None:
             collect(record)
         else:
-            pipe.xadd(**self.xadd_args([record]))
+            pipe.xadd(**self.entries([record])[0])
 
-    def xadd_args(self, records: Sequence[TraceRecord]) -> dict[str, Any]:
-        """``XADD`` keyword arguments (key, fields, trimming) storing ``records`` as one entry."""
+    def entries(self, records: Sequence[TraceRecord]) -> list[dict[str, Any]]:
+        """``XADD`` keyword arguments storing ``records`` in as few entries as the caps allow.
+
+        An entry holds at most :data:`ENTRY_RECORDS` records and, past the first record,
+        about :data:`ENTRY_BYTES` of them, so ``trace_maxlen`` (a cap on entries) keeps
+        bounding the stream's memory.
+        """
         if len(records) == 1:
-            fields = records[0].to_fields()
-        else:
-            if any(record.stream_id for record in records):
-                records = [msgspec.structs.replace(r, stream_id="") for r in records]
-            fields = {BATCH_FIELD: _encoder.encode(records)}
+            return [self._xadd(records[0].to_fields())]
+        out: list[dict[str, Any]] = []
+        chunk: list[bytes] = []
+        size = 0
+        for record in records:
+            data = record.to_fields()[FIELD]
+            if chunk and (len(chunk) >= ENTRY_RECORDS or size + len(data) > ENTRY_BYTES):
+                out.append(self._entry(chunk))
+                chunk, size = [], 0
+            chunk.append(data)
+            size += len(data) + 1
+        out.append(self._entry(chunk))
+        return out
+
+    def _entry(self, encoded: list[bytes]) -> dict[str, Any]:
+        if len(encoded) == 1:
+            return self._xadd({FIELD: encoded[0]})
+        return self._xadd({BATCH_FIELD: b"[" + b",".join(encoded) + b"]"})
+
+    def _xadd(self, fields: dict[str, bytes]) -> dict[str, Any]:
         if self.max_age_ms:
             # Retention by age: trim (approximately) what is older than trace_max_age.
             minid = f"{now_ms() - self.max_age_ms}-0"

@@ -32,7 +32,8 @@ async def client(redis_url):
 
 async def test_a_batch_of_fires_is_one_entry_and_reads_back_as_one_record_each(client, raw_redis):
     sent = await client.fire_many("shop", "order_placed", [{"n": n} for n in range(300)])
-    assert raw_redis.xlen(KEY) == 1  # one write, one entry: not 300 XADDs
+    # One write: 300 records in entries of up to 16 records, not 300 entries.
+    assert raw_redis.xlen(KEY) == -(-300 // trace.ENTRY_RECORDS)
 
     records = [r async for r in lightbus.read_trace(client, step="event.fired")]
     assert [r.id for r in records] == [m.id for m in sent]  # each event once, in order
@@ -50,6 +51,18 @@ async def test_a_batch_of_fires_is_one_entry_and_reads_back_as_one_record_each(c
     reader = lightbus.TraceReader(client)
     tree = await reader.trace(sent[7].trace_id, near_ms=found.stream_ms)
     assert [r.id for r in tree] == [sent[7].id]
+
+
+async def test_an_entry_stays_small_so_trace_maxlen_still_bounds_memory(client, raw_redis):
+    """trace_maxlen caps entries; an entry holds at most 16 records and about 16 KB."""
+    big = "x" * 3000
+    await client.fire_many("shop", "order_placed", [{"n": big} for _ in range(40)])
+    entries = raw_redis.xrange(KEY)
+    sizes = [len(fields[trace.BATCH_FIELD.encode()]) for _, fields in entries]
+    assert len(entries) > 40 // trace.ENTRY_RECORDS  # split by size, not only by count
+    assert max(sizes) <= trace.ENTRY_BYTES + 4000  # the cap, plus at most one record
+    records = [r async for r in lightbus.read_trace(client)]
+    assert len(records) == 40 and all(r.payload == f'{{"n":"{big}"}}' for r in records)
 
 
 async def test_acks_of_one_batch_write_their_handled_records_in_one_entry(client, raw_redis):
