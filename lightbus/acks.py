@@ -20,7 +20,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from lightbus.delivery import Entry, persist
-from lightbus.trace import TraceRecord
+from lightbus.trace import MessageStep, TraceRecord
 
 if TYPE_CHECKING:
     from lightbus.events import ListenerRunner
@@ -31,11 +31,11 @@ class AckWriter:
 
     def __init__(self, runner: ListenerRunner) -> None:
         self.runner = runner
-        self._pending: list[tuple[Entry, TraceRecord | None]] = []
+        self._pending: list[tuple[Entry, TraceRecord | MessageStep | None]] = []
         self._writes: set[asyncio.Task[None]] = set()
         self._scheduled = False
 
-    def add(self, entry: Entry, record: TraceRecord | None) -> None:
+    def add(self, entry: Entry, record: TraceRecord | MessageStep | None) -> None:
         """Acknowledge ``entry`` and write ``record`` in this turn's write."""
         entry.acking = True
         self._pending.append((entry, record))

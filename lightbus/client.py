@@ -408,7 +408,7 @@ class BusClient:
         async with self.pipeline() as pipe:
             for message, data, _ in made:
                 pipe.xadd(stream, {"m": data}, maxlen=maxlen, approximate=True)
-                self.tracer.add(pipe, self.tracer.for_message(trace.EVENT_FIRED, message))
+                self.tracer.add(pipe, self.tracer.message_step(trace.EVENT_FIRED, message, data))
             self._drain_buffer(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
         for message, _, kwargs in made:

@@ -34,7 +34,7 @@ from lightbus import context, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, guarded
 from lightbus.deadletter import DeadLetter
 from lightbus.errors import BusConnectionError, ValidationError
-from lightbus.message import Message, now_ms
+from lightbus.message import FIELD, Message, now_ms
 
 if TYPE_CHECKING:
     from lightbus.events import ListenerRunner
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lightbus.events")
 
 MAX_BACKOFF = 30.0
+MESSAGE_FIELD = FIELD.encode()
 SCHEMA_RECHECK_SECONDS = 10.0
 
 
@@ -112,9 +113,10 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
             entry.attempt += 1
             continue
         duration = (time.perf_counter() - started) * 1000
-        record = client.tracer.for_message(
+        record = client.tracer.message_step(
             trace.EVENT_HANDLED,
             message,
+            entry.fields[MESSAGE_FIELD],
             listener=runner.listener.name,
             queued_ms=queued_ms,
             duration_ms=duration,

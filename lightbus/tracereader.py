@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lightbus import ids
 from lightbus.connection import connect, guarded
-from lightbus.trace import NewerRecordVersion, TraceRecord, entry_of, records_from_fields
+from lightbus.trace import NewerRecordVersion, TraceRecord
+from lightbus.traceentries import entry_of, records_from_fields
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lightbus import trace
-from lightbus.trace import TraceRecord, stream_position
+from lightbus.trace import TraceRecord
+from lightbus.traceentries import stream_position
 
 # A node or handling shows its worst status.
 _SEVERITY = {"dead": 5, "error": 4, "expired": 3, "timeout": 2, "ok": 1, "": 0}

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.text import Text
 
 from lightbus import BusClient, BusConnectionError, Settings, TraceReader, read_trace, trace
-from lightbus.trace import TraceRecord, stream_position
+from lightbus.trace import TraceRecord
+from lightbus.traceentries import stream_position
 
 PAYLOAD_CHARS = 60
 

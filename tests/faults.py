@@ -24,6 +24,7 @@ from typing import Any
 import lightbus
 from lightbus import Api, Event
 from lightbus.trace import TraceRecord
+from lightbus.traceentries import records_from_fields
 
 # Not imported from conftest: worker processes import this module, and conftest clears
 # the LIGHTBUS_* environment (a worker would then fall back to the default Redis URL).
@@ -145,9 +146,9 @@ def trace_records(client: Any, step: str | None = None) -> list[TraceRecord]:
     """Every record of the trace stream (optionally of one step), oldest first."""
     records = []
     for entry_id, fields in client.xrange("lightbus:trace"):
-        record = TraceRecord.from_fields(entry_id.decode(), fields)
-        if step is None or record.record == step:
-            records.append(record)
+        for record in records_from_fields(entry_id.decode(), fields):
+            if step is None or record.record == step:
+                records.append(record)
     return records
 
 

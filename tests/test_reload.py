@@ -11,6 +11,7 @@ from support import wait_until
 from lightbus import trace
 from lightbus.keys import Keys
 from lightbus.registry import Heartbeat
+from lightbus.traceentries import records_from_fields
 
 BUS = """
 import time
@@ -83,7 +84,7 @@ def test_an_edited_rpc_answers_with_its_new_value(reloading, bus_factory, raw_re
     assert worker.output.count("bus.py changed, reloading the worker") == 1
 
     entries = raw_redis.xrange(Keys().trace)
-    records = [trace.TraceRecord.from_fields(i.decode(), f) for i, f in entries]
+    records = [r for i, f in entries for r in records_from_fields(i.decode(), f)]
     reloads = [r for r in records if r.record == trace.WORKER_RELOADED]
     assert len(reloads) == 1
     assert reloads[0].process == before.process and reloads[0].pid == after.pid

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import msgspec
 import pytest
 
 import lightbus
-from lightbus import Api, BusClient, Event, Settings, trace
-from lightbus.trace import TraceRecord, entry_of, records_from_fields, stream_position
+from lightbus import Api, BusClient, Event, Settings, trace, traceentries
+from lightbus.trace import TraceRecord
+from lightbus.traceentries import entry_of, records_from_fields, stream_position
 from lightbus_tools.feed import _after
 
 KEY = "lightbus:trace"
@@ -33,7 +35,7 @@ async def client(redis_url):
 async def test_a_batch_of_fires_is_one_entry_and_reads_back_as_one_record_each(client, raw_redis):
     sent = await client.fire_many("shop", "order_placed", [{"n": n} for n in range(300)])
     # One write: 300 records in entries of up to 16 records, not 300 entries.
-    assert raw_redis.xlen(KEY) == -(-300 // trace.ENTRY_RECORDS)
+    assert raw_redis.xlen(KEY) == -(-300 // traceentries.ENTRY_RECORDS)
 
     records = [r async for r in lightbus.read_trace(client, step="event.fired")]
     assert [r.id for r in records] == [m.id for m in sent]  # each event once, in order
@@ -58,9 +60,9 @@ async def test_an_entry_stays_small_so_trace_maxlen_still_bounds_memory(client, 
     big = "x" * 3000
     await client.fire_many("shop", "order_placed", [{"n": big} for _ in range(40)])
     entries = raw_redis.xrange(KEY)
-    sizes = [len(fields[trace.BATCH_FIELD.encode()]) for _, fields in entries]
-    assert len(entries) > 40 // trace.ENTRY_RECORDS  # split by size, not only by count
-    assert max(sizes) <= trace.ENTRY_BYTES + 4000  # the cap, plus at most one record
+    sizes = [sum(len(value) for value in fields.values()) for _, fields in entries]
+    assert len(entries) > 40 // traceentries.ENTRY_RECORDS  # split by size, not only by count
+    assert max(sizes) <= traceentries.ENTRY_BYTES + 4000  # the cap, plus at most one record
     records = [r async for r in lightbus.read_trace(client)]
     assert len(records) == 40 and all(r.payload == f'{{"n":"{big}"}}' for r in records)
 
@@ -82,6 +84,8 @@ async def test_acks_of_one_batch_write_their_handled_records_in_one_entry(client
             await asyncio.sleep(0.02)
     assert sorted(handled) == list(range(40))
     assert {r.listener for r in records} == {"t"}
+    assert {(r.attempt, r.status, r.payload) for r in records} == {(1, "ok", "")}
+    assert {r.handled_by for r in records} == {client.settings.process_name}
     # 1 entry for the fires, and far fewer than 40 for the handled records.
     assert raw_redis.xlen(KEY) < 1 + 40 // 2
 
@@ -115,12 +119,63 @@ async def test_a_failing_trace_write_does_not_fail_the_fire(client, raw_redis, c
     assert "WRONGTYPE" in caplog.text
 
 
-def test_an_entry_of_records_that_does_not_decode_names_the_entry():
+@pytest.mark.parametrize("field", [traceentries.BATCH_FIELD, traceentries.STEPS_FIELD])
+def test_an_entry_that_does_not_decode_names_the_entry(field):
     with pytest.raises(ValueError, match="trace entry 5-0 does not decode"):
-        records_from_fields("5-0", {trace.BATCH_FIELD.encode(): b'[{"record": 1}]'})
-    newer = b'[{"v": 99, "record": "event.fired", "ts": 1, "new": {"x": 1}}]'
+        records_from_fields("5-0", {field.encode(): b'[{"record": 1}]'})
+    newer = b'[{"v": 99, "record": "event.fired", "ts": 1, "m": {}, "new": {"x": 1}}]'
     with pytest.raises(trace.NewerRecordVersion, match="version 99"):
-        records_from_fields("5-0", {trace.BATCH_FIELD.encode(): newer})
+        records_from_fields("5-0", {field.encode(): newer})
+
+
+def test_a_message_step_whose_message_does_not_decode_names_the_entry():
+    junk = b'[{"record": "event.fired", "ts": 1, "m": {"id": 5}}]'
+    with pytest.raises(ValueError, match="trace entry 5-0 holds a message that does not decode"):
+        records_from_fields("5-0", {traceentries.STEPS_FIELD.encode(): junk})
+
+
+def _writer(**settings) -> trace.TraceWriter:
+    return trace.TraceWriter(Settings(**settings), KEY)
+
+
+def _read_back(item) -> TraceRecord:
+    (fields,) = traceentries.pack([item, item])  # two: an entry of the shared kind
+    return records_from_fields("7-0", {k.encode(): v for k, v in fields.items()})[0]
+
+
+@pytest.mark.parametrize(
+    ("step", "options"),
+    [
+        (trace.EVENT_FIRED, {}),
+        (trace.EVENT_HANDLED, {"listener": "audit", "queued_ms": 2.5, "with_payload": False}),
+    ],
+)
+def test_a_message_step_reads_back_as_the_record_it_stands_for(step, options):
+    client = BusClient(Settings(service_name="shop", process_name="shop-1"))
+    with lightbus.start_trace():
+        message = client.make_message("event", "shop", "order_placed", kwargs={"n": 1, "é": [2]})
+    message.attempt = 3
+    writer = _writer(process_name="worker-1")
+    item = writer.message_step(step, message, message.to_json(), duration_ms=0.1234, **options)
+    assert isinstance(item, trace.MessageStep)  # the compact form was used
+    full = writer.for_message(step, message, duration_ms=0.1234, **options)
+    assert full is not None
+    back = _read_back(item)
+    assert back.stream_id == "7-0"
+    assert msgspec.structs.replace(back, ts=0, stream_id="") == msgspec.structs.replace(full, ts=0)
+
+
+def test_a_message_with_a_redacted_name_or_too_large_is_traced_in_full():
+    client = BusClient(Settings())
+    writer = _writer(trace_payload_bytes=600)
+    secret = client.make_message("event", "shop", "login", kwargs={"user": "a", "Password": "x"})
+    item = writer.message_step(trace.EVENT_FIRED, secret, secret.to_json())
+    assert isinstance(item, TraceRecord) and item.redacted
+    assert "x" not in item.payload.replace("user", "")
+    assert b'"x"' not in traceentries.pack([item, item])[0][traceentries.BATCH_FIELD]
+    big = client.make_message("event", "shop", "order_placed", kwargs={"n": "y" * 1000})
+    item = writer.message_step(trace.EVENT_FIRED, big, big.to_json())
+    assert isinstance(item, TraceRecord) and item.truncated and len(item.payload) == 600
 
 
 def test_record_positions_order_records_within_and_across_entries():

@@ -11,7 +11,8 @@ import pytest
 
 import lightbus
 from lightbus import ids, tracereader
-from lightbus.trace import RECORD_VERSION, TraceRecord, stream_position
+from lightbus.trace import RECORD_VERSION, TraceRecord
+from lightbus.traceentries import stream_position
 
 KEY = "lightbus:trace"
 
