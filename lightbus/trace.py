@@ -318,14 +318,7 @@ class TraceWriter:
         if not self.enabled:
             return None
         record = record_of(step, now_ms(), message, status)
-        if listener:
-            record.listener = listener
-        if step in HANDLING_STEPS:
-            record.handled_by = self.process
-        if queued_ms:
-            record.queued_ms = _to_microseconds(queued_ms)
-        if duration_ms:
-            record.duration_ms = _to_microseconds(duration_ms)
+        self._set_step(record, step, listener, queued_ms, duration_ms)
         if error is not None:
             record.error_type = qualified_name(type(error))
             record.error = str(error)[: self.traceback_cap]
@@ -366,6 +359,20 @@ class TraceWriter:
             )
         item = MessageStep(step, now_ms(), msgspec.Raw(raw))
         item.attempt = message.attempt
+        self._set_step(item, step, listener, queued_ms, duration_ms)
+        if with_payload:
+            item.payload = True
+        return item
+
+    def _set_step(
+        self,
+        item: TraceRecord | MessageStep,
+        step: str,
+        listener: str,
+        queued_ms: float,
+        duration_ms: float,
+    ) -> None:
+        """The fields a record has about its step rather than its message."""
         if listener:
             item.listener = listener
         if step in HANDLING_STEPS:
@@ -374,9 +381,6 @@ class TraceWriter:
             item.queued_ms = _to_microseconds(queued_ms)
         if duration_ms:
             item.duration_ms = _to_microseconds(duration_ms)
-        if with_payload:
-            item.payload = True
-        return item
 
     def cap_traceback(self, text: str) -> str:
         if len(text) <= self.traceback_cap:
