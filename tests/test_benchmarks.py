@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -29,18 +30,24 @@ WORKLOADS = (
 )
 
 
+def _run(env: dict[str, str], module: str, *args: str, timeout: float) -> Any:
+    """``python -m module args`` from the project's root; fails the test on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @pytest.mark.timeout(300)
 def test_short_run_completes_and_reports_every_ratio(tmp_path, worker_env):
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--short", "--json", str(out)],
-        cwd=ROOT,
-        env=worker_env(),
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _run(worker_env(), "benchmarks", "--short", "--json", str(out), timeout=280)
     report = json.loads(out.read_text())
     rows = {row["workload"]: row for row in report["rows"]}
     assert set(WORKLOADS) <= set(rows)
@@ -78,3 +85,13 @@ def test_bench_refuses_unknown_options():
     )
     assert result.returncode == 2
     assert "unrecognized arguments: --fast" in result.stderr
+
+
+@pytest.mark.timeout(200)
+def test_the_tracing_cost_breakdown_runs_and_names_every_side(worker_env):
+    args = ("--rounds", "2", "--calls", "10", "--events", "500")
+    result = _run(worker_env(), "benchmarks.tracecost", *args, timeout=180)
+    for side in ("neither", "caller only", "worker only", "both"):
+        assert f"  {side} " in result.stdout
+    assert "tracing on   producer" in result.stdout
+    assert "tracing off  producer" in result.stdout
