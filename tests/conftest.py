@@ -53,12 +53,9 @@ def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def bus_factory(redis_url: str) -> Iterator[Callable[..., Any]]:
-    """Make buses against the private Redis; each is closed after the test."""
+def _maker(redis_url: str, made: list[Any]) -> Callable[..., Any]:
+    """``make(**settings)``: a bus against the private Redis, remembered in ``made``."""
     import lightbus
-
-    made: list[Any] = []
 
     def make(**settings: Any) -> Any:
         settings.setdefault("redis_url", redis_url)
@@ -66,7 +63,14 @@ def bus_factory(redis_url: str) -> Iterator[Callable[..., Any]]:
         made.append(bus)
         return bus
 
-    yield make
+    return make
+
+
+@pytest.fixture
+def bus_factory(redis_url: str) -> Iterator[Callable[..., Any]]:
+    """Make buses against the private Redis; each is closed after the test."""
+    made: list[Any] = []
+    yield _maker(redis_url, made)
     for bus in made:
         bus.close()
 
@@ -222,17 +226,8 @@ async def serve(redis_url: str) -> Any:
 @pytest.fixture
 async def caller(redis_url: str) -> Any:
     """An async bus for the test's event loop, closed after the test."""
-    import lightbus
-
     made: list[Any] = []
-
-    def make(**settings: Any) -> Any:
-        settings.setdefault("redis_url", redis_url)
-        bus = lightbus.create(**settings)
-        made.append(bus)
-        return bus
-
-    yield make
+    yield _maker(redis_url, made)
     for bus in made:
         await bus.client.close()
 
