@@ -234,12 +234,16 @@ class AutoPipeline:
         records = [record for group in groups for record in group[2]]
         traced = 0
         if records and self._trace_entries is not None:
-            trace_xadds = Batch(self)
-            for entry in self._trace_entries(records):
-                trace_xadds.xadd(**entry)
-            data += b"".join(trace_xadds.parts)
-            traced = trace_xadds.count
-            count += traced
+            try:
+                trace_xadds = Batch(self)
+                for entry in self._trace_entries(records):
+                    trace_xadds.xadd(**entry)
+            except Exception:  # a record that cannot be encoded must not fail the write
+                logger.exception("%d trace records could not be encoded", len(records))
+            else:
+                data += b"".join(trace_xadds.parts)
+                traced = trace_xadds.count
+                count += traced
         connection = self._connection
         try:
             async with asyncio.timeout(self.timeout):

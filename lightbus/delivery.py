@@ -105,7 +105,11 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
         queued_ms = max(0, now_ms() - message.sent_at)
         try:
             await client.invoke(runner.listener.handler, message, **kwargs)
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
+                raise  # a stop: the entry stays pending (or is handed back)
+            # A CancelledError the handler raised itself (e.g. from a future someone else
+            # cancelled) is its failure like any other.
             tb = traceback.format_exc()
             duration = (time.perf_counter() - started) * 1000
             if await _failed(runner, entry, message, exc, tb, queued_ms, duration):
@@ -128,6 +132,11 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
         # until the ack is written; a graceful stop waits for that too.
         runner.acks.add(entry, record)
         return
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _accept(runner: ListenerRunner, entry: Entry) -> Message:
@@ -172,7 +181,7 @@ async def _failed(
     runner: ListenerRunner,
     entry: Entry,
     message: Message,
-    exc: Exception,
+    exc: BaseException,
     tb: str,
     queued_ms: float,
     duration: float,

@@ -41,11 +41,13 @@ from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
 from lightbus.delivery import Entry, Unacknowledged, text
 from lightbus.errors import BusConnectionError
+from lightbus.invoke import is_async
 from lightbus.message import Message, now_ms
 from lightbus.pool import HandlerPool
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
+    from lightbus.settings import Settings
 
 logger = logging.getLogger("lightbus.events")
 
@@ -88,7 +90,7 @@ class ListenerRunner:
         self.fatal: BaseException | None = None
         self.acks = AckWriter(self)
         self.pool: HandlerPool[Entry] = HandlerPool(
-            client.settings.listener_concurrency,
+            handler_slots(client.settings, listener.handler),
             self._handle,
             finish=self.acks.flushed,
             name=f"lightbus-listener-{listener.name}",
@@ -401,6 +403,15 @@ class ListenerRunner:
     def forget(self, entry: Entry) -> None:
         """``entry`` is no longer ours to renew or hand back (acknowledged or given up)."""
         self.held.pop((entry.stream, entry.entry_id), None)
+
+
+def handler_slots(settings: Settings, handler: Callable[..., Any]) -> int:
+    """How many events a listener handles at once: ``listener_concurrency``, and for a
+    plain-function handler at most half the bus's ``handler_threads``, so RPC methods and
+    other listeners keep threads (and events the threads cannot take stay in Redis)."""
+    if is_async(handler):
+        return settings.listener_concurrency
+    return min(settings.listener_concurrency, max(1, settings.handler_threads // 2))
 
 
 def _id_order(entry_id: str) -> tuple[int, int]:

@@ -51,7 +51,8 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     causation_id: str = ""
     service: str = ""
     process: str = ""
-    host: str = HOST
+    host: str = ""  # the sender's; a default of this machine's name would be omitted on
+    # the wire and read back as the *receiver's* name
     pid: int = 0
     sent_at: int = 0
     deadline: int = 0

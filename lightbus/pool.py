@@ -13,15 +13,21 @@ many tasks alive and each takes the next queued entry when its handler returns:
 
 Only as many entries are read as there are free slots (:attr:`HandlerPool.free`), so
 the queue never holds more than the idle tasks will take at once.
+
+Each item is handled in its own copy of the context, as a task of its own would be: a
+context variable a handler sets (a request id, a tenant, a logging binding) does not
+leak into the next item the same task takes. A handler that raises ``CancelledError``
+without this task being cancelled is a failing handler, not the end of the task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger("lightbus.events")
 
@@ -34,7 +40,7 @@ class HandlerPool(Generic[T]):
     def __init__(
         self,
         size: int,
-        handle: Callable[[T], Awaitable[None]],
+        handle: Callable[[T], Coroutine[Any, Any, None]],
         *,
         finish: Callable[[], Awaitable[None]],
         name: str,
@@ -62,11 +68,13 @@ class HandlerPool(Generic[T]):
         return len(self.running) + len(self._queue)
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for n in range(self.size):
-            task = loop.create_task(self._work(), name=f"{self._name}-{n}")
-            self.tasks.add(task)
-            task.add_done_callback(self._ended)
+        for _ in range(self.size):
+            self._start_task()
+
+    def _start_task(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._work(), name=self._name)
+        self.tasks.add(task)
+        task.add_done_callback(self._ended)
 
     def submit(self, item: T) -> None:
         """Queue ``item``; call :meth:`dispatch` once the items of a read are queued."""
@@ -109,12 +117,18 @@ class HandlerPool(Generic[T]):
         queue = self._queue
         while True:
             while queue:
+                if me.cancelling():
+                    raise asyncio.CancelledError  # a handler swallowed our cancel: stop here
                 item = queue.popleft()
                 if queue:
                     self._wake_soon()
                 self.running[me] = item
                 try:
-                    await self._handle(item)
+                    await run_in_context(contextvars.copy_context(), self._handle(item))
+                except asyncio.CancelledError:
+                    if me.cancelling():
+                        raise
+                    logger.error("A handler of %s raised CancelledError", self._name)
                 except Exception:
                     logger.exception("Handler task %s failed", self._name)
                 finally:
@@ -134,3 +148,41 @@ class HandlerPool(Generic[T]):
     def _ended(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         self.running.pop(task, None)
+        if not self._closing:
+            # Cancelled from outside while the listener goes on: keep the slot alive, or
+            # entries would be read into a queue no task takes.
+            self._start_task()
+
+
+class _Yield:
+    """Awaiting it yields one value to the running task and returns what the task sends."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return (yield self.value)
+
+
+async def run_in_context(context: contextvars.Context, coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` with each of its steps run in ``context``, in the current task.
+
+    What ``asyncio.create_task(coro, context=context)`` gives, without a task: every
+    step of the coroutine runs inside ``context.run``; whatever it waits on is waited on
+    by the current task, and a cancellation of the current task is passed into it.
+    """
+    send, throw = coro.send, coro.throw
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = context.run(send, value) if error is None else context.run(throw, error)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        try:
+            value, error = await _Yield(step), None
+        except BaseException as exc:  # e.g. this task cancelled while coro waited
+            value, error = None, exc

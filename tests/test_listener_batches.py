@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import lightbus
 from lightbus import Api, BusClient, Event, Settings
@@ -141,3 +142,52 @@ async def test_handlers_of_one_batch_each_run_in_their_own_events_trace(redis_ur
     assert seen == expected
     assert len({trace_id for trace_id, _ in seen.values()}) == 50  # 50 root fires, 50 traces
     assert lightbus.current_trace() is None  # nothing leaked into the caller's context
+
+
+USER: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+
+
+async def test_a_context_variable_a_handler_sets_does_not_reach_the_next_event(redis_url):
+    client = BusClient(Settings(redis_url=redis_url, listener_concurrency=3))
+    client.register_api(ShopApi())
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(30)])
+    seen: dict[int, str | None] = {}
+
+    async def handler(event, n):
+        seen[n] = USER.get()
+        USER.set(f"user-of-{n}")
+        if n % 2:
+            await asyncio.sleep(0)  # some handlers wait, some do not
+
+    listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
+    await client.start_listener(listener)
+    async with asyncio.timeout(10):
+        while len(seen) < 30:
+            await asyncio.sleep(0.01)
+    await client.close()
+    assert seen == {n: None for n in range(30)}
+
+
+async def test_a_handler_raising_cancelled_error_is_retried_and_the_listener_goes_on(redis_url):
+    """CancelledError from a handler is its failure, not the end of a handler slot."""
+    client = BusClient(
+        Settings(redis_url=redis_url, listener_concurrency=3, retry_backoff=0.01, max_attempts=3)
+    )
+    client.register_api(ShopApi())
+    await client.fire_many("shop", "order_placed", [{"n": n} for n in range(10)])
+    handled: dict[int, int] = {}
+
+    async def handler(event, n):
+        if n < 3 and event.attempt == 1:
+            raise asyncio.CancelledError  # e.g. it awaited a future someone cancelled
+        handled[n] = event.attempt
+
+    listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
+    runner = await client.start_listener(listener)
+    async with asyncio.timeout(10):
+        while len(handled) < 10:
+            await asyncio.sleep(0.01)
+    live = len(runner.pool.tasks)
+    await client.close()
+    assert handled == {n: 2 if n < 3 else 1 for n in range(10)}
+    assert live == 3  # every slot still has its task

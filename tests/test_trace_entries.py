@@ -155,13 +155,14 @@ def test_a_message_step_reads_back_as_the_record_it_stands_for(step, options):
     with lightbus.start_trace():
         message = client.make_message("event", "shop", "order_placed", kwargs={"n": 1, "é": [2]})
     message.attempt = 3
+    message.host = "sender-box"  # the reader runs elsewhere: the record keeps the sender's
     writer = _writer(process_name="worker-1")
     item = writer.message_step(step, message, message.to_json(), duration_ms=0.1234, **options)
     assert isinstance(item, trace.MessageStep)  # the compact form was used
     full = writer.for_message(step, message, duration_ms=0.1234, **options)
     assert full is not None
     back = _read_back(item)
-    assert back.stream_id == "7-0"
+    assert back.stream_id == "7-0" and back.host == "sender-box"
     assert msgspec.structs.replace(back, ts=0, stream_id="") == msgspec.structs.replace(full, ts=0)
 
 
