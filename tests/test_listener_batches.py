@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 
 import lightbus
 from lightbus import Api, BusClient, Event, Settings
@@ -14,6 +15,13 @@ class ShopApi(Api):
 
     class Meta:
         name = "shop"
+
+
+async def reach(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds; fail the test after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 async def test_a_backlog_is_read_in_batches_of_free_slots(redis_url, raw_redis):
@@ -105,15 +113,11 @@ async def test_waiting_async_handlers_run_listener_concurrency_at_once(redis_url
 
     listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
     await client.start_listener(listener)
-    async with asyncio.timeout(10):
-        while len(running) < 4:
-            await asyncio.sleep(0.01)
+    await reach(lambda: len(running) >= 4)
     await asyncio.sleep(0.3)  # room to start a fifth, if it would
     assert len(running) == 4
     gate.set()
-    async with asyncio.timeout(10):
-        while len(done) < 12:
-            await asyncio.sleep(0.01)
+    await reach(lambda: len(done) >= 12)
     await client.close()
     assert sorted(done) == list(range(12))
     assert most == 4
@@ -135,9 +139,7 @@ async def test_handlers_of_one_batch_each_run_in_their_own_events_trace(redis_ur
 
     listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
     await client.start_listener(listener)
-    async with asyncio.timeout(10):
-        while len(seen) < 50:
-            await asyncio.sleep(0.01)
+    await reach(lambda: len(seen) >= 50)
     await client.close()
     assert seen == expected
     assert len({trace_id for trace_id, _ in seen.values()}) == 50  # 50 root fires, 50 traces
@@ -161,9 +163,7 @@ async def test_a_context_variable_a_handler_sets_does_not_reach_the_next_event(r
 
     listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
     await client.start_listener(listener)
-    async with asyncio.timeout(10):
-        while len(seen) < 30:
-            await asyncio.sleep(0.01)
+    await reach(lambda: len(seen) >= 30)
     await client.close()
     assert seen == {n: None for n in range(30)}
 
@@ -184,9 +184,7 @@ async def test_a_handler_raising_cancelled_error_is_retried_and_the_listener_goe
 
     listener = client.listen([("shop", "order_placed")], handler, listener_name="t", since="0")
     runner = await client.start_listener(listener)
-    async with asyncio.timeout(10):
-        while len(handled) < 10:
-            await asyncio.sleep(0.01)
+    await reach(lambda: len(handled) >= 10)
     live = len(runner.pool.tasks)
     await client.close()
     assert handled == {n: 2 if n < 3 else 1 for n in range(10)}
