@@ -135,6 +135,18 @@ class Batch:
         self.count += 1
         return self
 
+    def xadd_each(self, name: str, field: str, values: list[bytes], maxlen: int) -> Batch:
+        """One ``XADD name MAXLEN ~ maxlen * field value`` per value (a batch of events)."""
+        head = _head(("XADD", name, "MAXLEN", "~", maxlen, "*"), 8)
+        key = _arg(field)
+        parts = self.parts
+        for value in values:
+            parts.append(head)
+            parts.append(key)
+            parts.append(b"$%d\r\n%b\r\n" % (len(value), value))
+        self.count += len(values)
+        return self
+
     def rpush(self, name: str, *values: Any) -> Batch:
         self.parts.append(_head(("RPUSH", name), 2 + len(values)))
         self.parts.extend(_arg(v) for v in values)

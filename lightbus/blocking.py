@@ -79,4 +79,6 @@ class BlockingReader:
 def _pairs(fields: list[bytes] | None) -> dict[bytes, bytes]:
     if not fields:
         return {}
+    if len(fields) == 2:  # the usual entry: one field, the message
+        return {fields[0]: fields[1]}
     return dict(zip(fields[::2], fields[1::2], strict=True))

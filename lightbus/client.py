@@ -33,7 +33,7 @@ from lightbus.errors import (
 from lightbus.events import Listener, ListenerRunner
 from lightbus.invoke import Invoker
 from lightbus.keys import Keys
-from lightbus.message import HOST, ErrorInfo, Kind, Message, now_ms
+from lightbus.message import FIELD, HOST, ErrorInfo, Kind, Message, now_ms
 from lightbus.rpc import ReplyReader, deadline_guard
 from lightbus.schedule import Schedule
 from lightbus.schema import api_schema, schema_hash
@@ -406,8 +406,8 @@ class BusClient:
         stream = self.keys.event_stream(api, name)
         maxlen = self.settings.event_stream_maxlen
         async with self.pipeline() as pipe:
+            pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
             for message, data, _ in made:
-                pipe.xadd(stream, {"m": data}, maxlen=maxlen, approximate=True)
                 self.tracer.add(pipe, self.tracer.message_step(trace.EVENT_FIRED, message, data))
             self._drain_buffer(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()

@@ -92,7 +92,11 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
 
 async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message) -> None:
     try:
-        kwargs = await _checked_kwargs(runner, message)
+        local = runner.client.checkers.local(message.api, message.name, "event")
+        if local is not None:  # the API is defined here: no lookup, no await
+            kwargs = local.incoming(message.kwargs, "listener")
+        else:
+            kwargs = await _checked_kwargs(runner, message)
     except ValidationError as exc:
         # Retrying cannot make a bad payload good: dead-letter it at once.
         logger.error("Listener %s refused %s: %s", runner.listener.name, message.id, exc)
@@ -104,7 +108,10 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
         started = time.perf_counter()
         queued_ms = max(0, now_ms() - message.sent_at)
         try:
-            await client.invoke(runner.listener.handler, message, **kwargs)
+            if runner.handler_is_async:
+                await runner.listener.handler(message, **kwargs)
+            else:
+                await client.invoke(runner.listener.handler, message, **kwargs)
         except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
                 raise  # a stop: the entry stays pending (or is handed back)

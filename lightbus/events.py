@@ -89,6 +89,7 @@ class ListenerRunner:
         self.task: asyncio.Task[None] | None = None  # the reading loop, once started
         self.fatal: BaseException | None = None
         self.acks = AckWriter(self)
+        self.handler_is_async = is_async(listener.handler)
         self.pool: HandlerPool[Entry] = HandlerPool(
             handler_slots(client.settings, listener.handler),
             self._handle,

@@ -8,13 +8,40 @@ message's trace records by starting near :func:`timestamp_ms` of its id.
 from __future__ import annotations
 
 import os
+import threading
 import time
+
+# Random bytes are taken from a per-thread pool refilled 4 KB at a time: one system call
+# per ~150 messages instead of three per message. A forked child starts with empty
+# pools, so it never repeats its parent's ids.
+_POOL_BYTES = 4096
+_pools = threading.local()
+
+
+def _random(size: int) -> bytes:
+    pool = _pools.__dict__
+    data: bytes = pool.get("data", b"")
+    start: int = pool.get("at", 0)
+    end = start + size
+    if end > len(data):
+        data, start, end = os.urandom(_POOL_BYTES), 0, size
+        pool["data"] = data
+    pool["at"] = end
+    return data[start:end]
+
+
+def _forget_pools() -> None:
+    global _pools
+    _pools = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 def message_id() -> str:
     """A new UUIDv7 as 32 hex digits."""
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = int.from_bytes(_random(10), "big")
     # 48 bits time | 4 bits version (7) | 12 bits random | 2 bits variant | 62 bits random
     value = (millis & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76
@@ -41,9 +68,9 @@ def timestamp_ms(message_id: str) -> int:
 
 def trace_id() -> str:
     """A new W3C trace id: 32 hex digits, never all zero."""
-    return os.urandom(16).hex()
+    return _random(16).hex()
 
 
 def span_id() -> str:
     """A new W3C span id: 16 hex digits."""
-    return os.urandom(8).hex()
+    return _random(8).hex()

@@ -279,6 +279,12 @@ class Checkers:
         self.client = client
         self._cache: dict[tuple[str, str, str], tuple[object, Checker]] = {}
 
+    def local(self, api: str, name: str, kind: str) -> Checker | None:
+        """The checker of ``api.name`` if this client defines the API and has compiled it."""
+        definition = self.client.apis.get(api)
+        cached = self._cache.get((api, name, kind)) if definition is not None else None
+        return cached[1] if cached is not None and cached[0] is definition else None
+
     async def get(self, api: str, name: str, kind: str) -> Checker:
         """The checker of ``api.name``; raises UnknownApi/UnknownName like the spec lookup."""
         client = self.client
