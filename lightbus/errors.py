@@ -139,12 +139,12 @@ class ValidationError(InvalidArguments):
         self.part = part
         self.side = side
         if part == "result":
-            where = f"its result at {field!r}" if field else "its result"
+            where = f"its result at {field!r} is" if field else "its result is"
         else:
-            where = f"argument {field!r}" if field else "its arguments"
+            where = f"argument {field!r} is" if field else "its arguments are"
         remote = " (rejected by the worker)" if side == "worker" else ""
         super().__init__(
-            f"{api}.{name}: {where} is invalid: {problem}{remote}. "
+            f"{api}.{name}: {where} invalid: {problem}{remote}. "
             f"Fix the value, or see `lightbus dumpschema` for the expected types.",
             api=api,
             name=name,

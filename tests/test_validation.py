@@ -247,3 +247,14 @@ def test_clashing_schemas_are_warned_by_the_worker_and_reported_live(
     report = msgspec.json.decode(result.stdout)
     clash = [c for c in report["changes"] if c["change"] == "clash"]
     assert clash and clash[0]["api"] == "shop" and clash[0]["breaking"] is True
+
+
+def test_a_problem_with_the_arguments_as_a_whole_reads_as_a_sentence():
+    from lightbus.errors import ValidationError
+
+    whole = ValidationError(api="a", name="f", field="", problem="Object has unknown field `y`")
+    assert str(whole).startswith("a.f: its arguments are invalid: Object has unknown")
+    one = ValidationError(api="a", name="f", field="x", problem="Expected `int`, got `str`")
+    assert str(one).startswith("a.f: argument 'x' is invalid: Expected `int`")
+    result = ValidationError(api="a", name="f", field="", problem="Expected `int`", part="result")
+    assert str(result).startswith("a.f: its result is invalid: Expected `int`")
