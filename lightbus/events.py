@@ -91,7 +91,7 @@ class ListenerRunner:
         self.acks = AckWriter(self)
         self.handler_is_async = is_async(listener.handler)
         self.pool: HandlerPool[Entry] = HandlerPool(
-            handler_slots(client.settings, listener.handler),
+            handler_slots(client.settings, self.handler_is_async),
             self._handle,
             finish=self.acks.flushed,
             name=f"lightbus-listener-{listener.name}",
@@ -406,11 +406,11 @@ class ListenerRunner:
         self.held.pop((entry.stream, entry.entry_id), None)
 
 
-def handler_slots(settings: Settings, handler: Callable[..., Any]) -> int:
+def handler_slots(settings: Settings, handler_is_async: bool) -> int:
     """How many events a listener handles at once: ``listener_concurrency``, and for a
     plain-function handler at most half the bus's ``handler_threads``, so RPC methods and
     other listeners keep threads (and events the threads cannot take stay in Redis)."""
-    if is_async(handler):
+    if handler_is_async:
         return settings.listener_concurrency
     return min(settings.listener_concurrency, max(1, settings.handler_threads // 2))
 

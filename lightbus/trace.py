@@ -118,9 +118,13 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
             self.v = RECORD_VERSION
 
     def to_fields(self) -> dict[str, bytes]:
+        return {FIELD: self.encode()}
+
+    def encode(self) -> bytes:
+        """The record's JSON as written to the stream."""
         # stream_id is where Redis stored a record, never part of the record itself.
         record = msgspec.structs.replace(self, stream_id="") if self.stream_id else self
-        return {FIELD: _encoder.encode(record)}
+        return _encoder.encode(record)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field (defaults included) as JSON-safe values, for printing or piping."""

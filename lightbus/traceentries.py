@@ -45,16 +45,12 @@ _STEPS_KEY = STEPS_FIELD.encode()
 
 def pack(items: Sequence[TraceRecord | MessageStep]) -> list[dict[str, bytes]]:
     """The fields of the entries that store ``items``, in order, within the caps."""
-    if len(items) == 1 and isinstance(items[0], TraceRecord):
-        return [items[0].to_fields()]
     entries: list[dict[str, bytes]] = []
     records: list[bytes] = []
     steps: list[bytes] = []
     size = 0
     for item in items:
-        if isinstance(item, TraceRecord) and item.stream_id:
-            item = msgspec.structs.replace(item, stream_id="")  # where it was read from
-        data = _encoder.encode(item)
+        data = item.encode() if isinstance(item, TraceRecord) else _encoder.encode(item)
         if size and (len(records) + len(steps) >= ENTRY_RECORDS or size + len(data) > ENTRY_BYTES):
             entries.append(_fields(records, steps))
             records, steps, size = [], [], 0

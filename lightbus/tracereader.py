@@ -101,10 +101,17 @@ class TraceReader:
 
     # ------------------------------------------------------------ decoding
 
-    def _decode(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> list[TraceRecord]:
+    def _decode(
+        self, entry_id: Any, fields: Mapping[bytes, bytes], *, newest_first: bool = False
+    ) -> list[TraceRecord]:
+        """The records of one entry, in the order written (reversed with ``newest_first``,
+        for a reverse range)."""
         stream_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
         try:
-            return records_from_fields(stream_id, fields)
+            records = records_from_fields(stream_id, fields)
+            if newest_first:
+                records.reverse()
+            return records
         except NewerRecordVersion as exc:
             if not self.skipped_newer:
                 logger.warning("Skipping trace records of a newer format: %s", exc)
@@ -127,9 +134,7 @@ class TraceReader:
         for entry_id, fields in entries:
             if needle is not None and not any(needle in value for value in fields.values()):
                 continue
-            records = self._decode(entry_id, fields)
-            if newest_first and len(records) > 1:
-                records.reverse()
+            records = self._decode(entry_id, fields, newest_first=newest_first)
             found.extend(record for record in records if where.matches(record))
         return found
 
@@ -312,9 +317,10 @@ class TraceReader:
                     return found
                 if needle is not None and not any(needle in v for v in fields.values()):
                     continue
-                matches = [r for r in self._decode(entry_id, fields) if where.matches(r)]
+                records = self._decode(entry_id, fields, newest_first=not forward)
+                matches = [r for r in records if where.matches(r)]
                 if matches:
-                    found.extend(matches if forward else reversed(matches))
+                    found.extend(matches)
                     last_hit = matches[0].stream_ms
             if len(entries) < BATCH:
                 return found

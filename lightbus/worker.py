@@ -175,8 +175,11 @@ class Worker:
         for runner in runners:
             in_flight |= runner.in_flight
         if in_flight:
-            busy = len(self.rpc.in_flight) + sum(runner.pool.busy for runner in runners)
-            logger.info("Waiting up to %gs for %d handlers", client.settings.shutdown_grace, busy)
+            logger.info(
+                "Waiting up to %gs for %d handlers",
+                client.settings.shutdown_grace,
+                self.in_flight(),
+            )
             _, unfinished = await asyncio.wait(in_flight, timeout=client.settings.shutdown_grace)
             if unfinished:
                 await self._hand_back(runners, unfinished)

@@ -183,3 +183,19 @@ def test_record_positions_order_records_within_and_across_entries():
     ordered = ["9-0", "10-0", "10-0#1", "10-0#2", "10-0#10", "10-1"]
     assert sorted(reversed(ordered), key=stream_position) == ordered
     assert _after("10-0#2", "10-0#1") and not _after("10-0", "10-0#1")
+
+
+async def test_a_record_that_cannot_be_encoded_is_dropped_and_the_write_goes_on(
+    client, raw_redis, caplog
+):
+    bad = trace.TraceRecord(record="worker.started", ts=1, detail={"when": object()})
+    with caplog.at_level(logging.ERROR, logger="lightbus.trace"):
+        async with asyncio.timeout(10):  # never left waiting for a reply
+            async with client.pipeline() as pipe:
+                client.tracer.add(pipe, bad)
+                pipe.xadd("elsewhere", {"k": b"v"})
+                await pipe.execute()
+            await client.fire("shop", "order_placed", {"n": 1})  # the next write is fine
+    assert raw_redis.xlen("elsewhere") == 1
+    assert "trace records could not be encoded" in caplog.text
+    assert [r.record async for r in lightbus.read_trace(client)] == ["event.fired"]
