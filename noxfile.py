@@ -1,4 +1,14 @@
-"""One word per job: `nox -s tests`, `lint`, `types`, `docs`, `bench`."""
+"""One word per job: `nox -s tests`, `lint`, `types`, `docs`, `bench`.
+
+`tests`, `lint` and `types` install the versions pinned in test-constraints.txt, so a
+fresh machine runs what CI ran. `tests_latest` runs the suite against the newest
+versions pyproject.toml allows, `tests_schema_floor` the schema tests against the oldest
+msgspec it allows, and `lock` refreshes the pins (docs/explanation/test-environment.md).
+"""
+
+import re
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -6,24 +16,62 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "types", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
+CONSTRAINTS = "test-constraints.txt"
+SCHEMA_TESTS = (
+    "tests/test_dumpschema.py",
+    "tests/test_schema_versions.py",
+    "tests/test_schema_types.py",
+    "tests/test_schema_roundtrip.py",
+    "tests/test_schemacheck.py",
+)
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, against a private Redis the suite starts itself."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "-c", CONSTRAINTS)
     session.run("pytest", *session.posargs)
 
 
 @nox.session
+def tests_latest(session: nox.Session) -> None:
+    """The whole suite against the newest dependency versions pyproject.toml allows."""
+    if session.venv_backend == "uv":
+        session.install("--upgrade", "-e", ".[dev]")
+    else:
+        session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def tests_schema_floor(session: nox.Session) -> None:
+    """The schema tests (golden files included) under the oldest msgspec allowed."""
+    session.install("-e", ".[dev]", "-c", CONSTRAINTS)
+    session.install(f"msgspec=={_floor('msgspec')}")
+    session.run("pytest", *SCHEMA_TESTS, *session.posargs)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Refresh test-constraints.txt to the newest versions pyproject.toml allows."""
+    session.install("uv")
+    session.run(
+        "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal",
+        "--python-version", "3.11", "--upgrade", "--output-file", CONSTRAINTS,
+        "--custom-compile-command", "nox -s lock",
+    )  # fmt: skip
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "-c", CONSTRAINTS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
 def types(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "-c", CONSTRAINTS)
     session.run("mypy")
 
 
@@ -36,5 +84,15 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmark suite: each workload against the raw redis-py floor, as ratios."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "-c", CONSTRAINTS)
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+def _floor(package: str) -> str:
+    """The lowest version of ``package`` that pyproject.toml's dependencies allow."""
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        found = re.fullmatch(rf"{re.escape(package)}\s*>=\s*([\w.]+)", requirement.split(",")[0])
+        if found:
+            return found.group(1)
+    raise ValueError(f"pyproject.toml gives no lower bound for {package}")

@@ -8,10 +8,12 @@ JSON Schema of the RPC's return annotation. Both are self-contained: named types
 (dataclasses, enums, TypedDicts, NamedTuples) sit in the schema's own ``$defs``. An API
 with ``Meta.validate = False`` carries ``"validate": false``.
 
-Schemas come from type hints through msgspec (see ``docs/reference/schema.md`` for the
-supported types). An annotation msgspec cannot express does not stop the user's module
-from importing: the parameter falls back to "any" (``{}``), with no validation or casting,
-and a warning naming the API, the RPC or event and the parameter is logged.
+Schemas come from type hints through msgspec, in the canonical form of
+:mod:`lightbus.typeschema`, the same whatever the msgspec version (see
+``docs/reference/schema.md`` for the supported types). An annotation msgspec cannot
+express does not stop the user's module from importing: the parameter falls back to
+"any" (``{}``), with no validation or casting, and a warning naming the API, the RPC or
+event and the parameter is logged.
 
 Workers publish these schemas to the registry; callers validate against them;
 :func:`load_schemas` reads the files that ``lightbus dumpschema`` writes.
@@ -19,7 +21,6 @@ Workers publish these schemas to the registry; callers validate against them;
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
@@ -36,6 +37,7 @@ import msgspec
 from lightbus.api import ApiDefinition, Parameter
 from lightbus.keys import Keys
 from lightbus.message import REPLY_FIELD, envelope_schema
+from lightbus.typeschema import components, has_json_form, json_default
 
 logger = logging.getLogger("lightbus.schema")
 
@@ -167,14 +169,14 @@ class _Builder:
 
     def object(self, params: tuple[Parameter, ...], additional: bool) -> dict[str, Any]:
         types = self.types((p.name, p.type) for p in params)
-        schemas, defs = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
+        schemas, defs = components(types, REF_TEMPLATE)
         properties: dict[str, Any] = {}
         for param, schema in zip(params, schemas, strict=True):
-            schema = dict(schema)
             if not param.required:
                 # A default with no JSON form is still a default, just not shown.
-                with contextlib.suppress(TypeError):
-                    schema["default"] = msgspec.to_builtins(param.default)
+                default = json_default(param.default)
+                if has_json_form(default):
+                    schema["default"] = default
             properties[param.name] = schema
         result: dict[str, Any] = {
             "type": "object",
@@ -188,8 +190,7 @@ class _Builder:
 
     def response(self, annotation: Any) -> dict[str, Any]:
         (tp,) = self.types([("<return>", annotation)])
-        (schema,), defs = msgspec.json.schema_components([tp], ref_template=REF_TEMPLATE)
-        result = dict(schema)
+        (result,), defs = components([tp], REF_TEMPLATE)
         if defs:
             result["$defs"] = defs
         return result

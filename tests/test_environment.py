@@ -1,0 +1,59 @@
+"""The test environment is pinned, and the pins stay within what the package allows.
+
+`nox -s tests` installs test-constraints.txt (docs/explanation/test-environment.md), so a
+fresh machine runs the versions CI ran. A pin that pyproject.toml no longer allows (a
+raised floor, a new dependency) would make that install fail or test something users
+cannot get: refresh the pins with `nox -s lock`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from conftest import ROOT
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+CONSTRAINTS = ROOT / "test-constraints.txt"
+
+
+def pins() -> dict[str, tuple[str, Marker | None]]:
+    found: dict[str, tuple[str, Marker | None]] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        [spec] = requirement.specifier
+        assert spec.operator == "==", f"{line!r} is not an exact pin"
+        found[canonicalize_name(requirement.name)] = (spec.version, requirement.marker)
+    return found
+
+
+def requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    listed += project["optional-dependencies"]["embedded"]
+    return [Requirement(text) for text in listed if not text.startswith("lightbus")]
+
+
+def test_every_dependency_is_pinned_within_what_pyproject_allows():
+    pinned = pins()
+    for requirement in requirements():
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not in test-constraints.txt: run `nox -s lock`"
+        version, _ = pinned[name]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"test-constraints.txt pins {name}=={version}, which pyproject.toml's "
+            f"{requirement} does not allow: run `nox -s lock`"
+        )
+
+
+def test_nox_installs_the_pins_for_the_readme_test_line():
+    noxfile = (ROOT / "noxfile.py").read_text()
+    tests = noxfile.split("def tests(", 1)[1].split("\n@nox.session", 1)[0]
+    assert '"-c", CONSTRAINTS' in tests
+    assert 'CONSTRAINTS = "test-constraints.txt"' in noxfile
