@@ -27,6 +27,14 @@ class Invoker:
     def __init__(self, threads: int) -> None:
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
+        self._running = 0
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> int:
+        """Plain functions running on the pool's threads right now (idle threads are not
+        counted: after a stop they end by themselves)."""
+        return self._running
 
     async def __call__(
         self,
@@ -42,7 +50,7 @@ class Invoker:
                 return await fn(*args, **kwargs)
             loop = asyncio.get_running_loop()
             ctx = contextvars.copy_context()
-            call = functools.partial(ctx.run, fn, *args, **kwargs)
+            call = functools.partial(ctx.run, self._counted, fn, *args, **kwargs)
             result = await loop.run_in_executor(self._executor(), call)
             if inspect.isawaitable(result):
                 # A plain function that returned a coroutine (e.g. a lambda or partial).
@@ -51,6 +59,15 @@ class Invoker:
         finally:
             if token is not None:
                 context.leave(token)
+
+    def _counted(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self._running += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -61,11 +78,6 @@ class Invoker:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-def running_handler_threads() -> list[threading.Thread]:
-    """Handler threads still running (a sync handler cancelled at shutdown runs on)."""
-    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
 
 
 def is_async(fn: Callable[..., Any]) -> bool:

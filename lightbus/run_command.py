@@ -17,7 +17,6 @@ import sys
 
 from lightbus.client import BusClient
 from lightbus.errors import ConfigError
-from lightbus.invoke import running_handler_threads
 from lightbus.logs import TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
@@ -105,12 +104,14 @@ def main(args: argparse.Namespace) -> int:
     for path in args.schema:
         add_schemas(bus.client, path)
     code = asyncio.run(Worker(bus.client).run())
-    if running_handler_threads():
+    running = bus.client.invoke.running
+    if running:
         # A plain-function handler still running past shutdown_grace cannot be stopped,
         # and the interpreter would wait for its thread at exit. Its event is already
-        # handed back for redelivery, so leave now rather than hang.
+        # handed back for redelivery, so leave now rather than hang. Idle pool threads
+        # are not counted: they end with the pool, and a normal exit runs exit hooks.
         logging.getLogger("lightbus.worker").warning(
-            "Exiting with handler threads still running (past shutdown_grace)"
+            "Exiting with %d handler(s) still running past shutdown_grace", running
         )
         sys.stdout.flush()
         sys.stderr.flush()

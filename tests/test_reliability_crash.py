@@ -147,6 +147,9 @@ def test_sigterm_past_the_grace_period_hands_the_event_back(
     assert time.monotonic() - stopped_at < 5
     assert 9 not in ended(folder)
     assert _pending(raw_redis) == 1  # not acknowledged: still owed to the group
+    # Only a plain function's thread can outlive the stop, and then it is said.
+    running = "Exiting with 1 handler(s) still running past shutdown_grace"
+    assert (running in worker.output) == sync, worker.output
 
     # Another process (default ack_timeout of 60 s) takes it at once: it was handed back.
     start_worker(folder, **worker_env(LIGHTBUS_PROCESS_NAME="other"))

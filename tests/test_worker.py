@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from support import wait_until
+
+from lightbus.invoke import Invoker
 
 WORKER = """
 import asyncio, os, time, lightbus
@@ -102,6 +106,55 @@ def test_sigterm_lets_the_running_handler_finish_and_exits_0(
     assert worker.wait() == 0
     assert f"finished {event_id}" in out.read_text()
     assert "SIGTERM received, stopping" in worker.output
+
+
+PLAIN_RPC = """
+import atexit
+
+class EchoApi(Api):
+    class Meta:
+        name = "echo"
+
+    def echo(self, text: str) -> str:
+        return text
+
+bus.client.register_api(EchoApi())
+atexit.register(note, "exit hooks ran")
+"""
+
+
+def test_a_stop_after_plain_handlers_ran_is_a_normal_exit_with_no_false_warning(
+    project, start_worker, worker_env, bus_factory, tmp_path
+):
+    # Idle handler threads are not handlers "still running past shutdown_grace", and a
+    # normal stop runs the interpreter's exit hooks (no os._exit).
+    out = tmp_path / "out.txt"
+    folder = project(WORKER + PLAIN_RPC)
+    worker = start_worker(folder, OUT=str(out))
+    event_id = _fire(folder, worker_env(), 0)
+    caller = bus_factory()
+    assert [caller.echo.echo(text=str(n)) for n in range(3)] == ["0", "1", "2"]
+    wait_until(lambda: out.exists() and f"finished {event_id}" in out.read_text())
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert "still running" not in worker.output
+    assert out.read_text().splitlines()[-1] == "exit hooks ran"
+
+
+async def test_only_plain_functions_still_running_count_not_idle_handler_threads():
+    invoker = Invoker(4)
+    assert await invoker(lambda: 1) == 1  # leaves an idle thread behind
+    release = threading.Event()
+    blocked = asyncio.ensure_future(invoker(release.wait, 5))
+    for _ in range(250):
+        if invoker.running:
+            break
+        await asyncio.sleep(0.02)
+    assert invoker.running == 1
+    release.set()
+    assert await blocked is True
+    invoker.shutdown()
+    assert invoker.running == 0  # its threads may still be ending: they are not handlers
 
 
 def test_second_signal_exits_at_once(project, start_worker, worker_env, tmp_path):
