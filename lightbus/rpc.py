@@ -34,7 +34,14 @@ from redis.exceptions import RedisError
 from lightbus import context, ids, trace
 from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff
-from lightbus.errors import BusConnectionError, LightbusError, ValidationError
+from lightbus.errors import (
+    BusConnectionError,
+    InvalidArguments,
+    LightbusError,
+    UnknownApi,
+    UnknownName,
+    ValidationError,
+)
 from lightbus.message import ErrorInfo, Message, now_ms
 
 if TYPE_CHECKING:
@@ -235,6 +242,7 @@ class RpcServer:
         except Exception as exc:  # the handler's exception goes back to the caller
             error = exc
             tb = traceback.format_exc()
+            _log_failure(call, exc)
         duration_ms = (time.perf_counter() - started) * 1000
         reply = client.make_message(
             "result",
@@ -304,6 +312,28 @@ class RpcServer:
         # Calls arrive roughly in deadline order, so pruning from the front is enough.
         seen[call.id] = call.deadline or now + REPLY_TTL_MS
         return False
+
+
+def _log_failure(call: Message, exc: Exception) -> None:
+    """The worker's own account of a failed call (the caller gets it as an exception)."""
+    about_this_call = (
+        getattr(exc, "api", None) == call.api and getattr(exc, "name", call.name) == call.name
+    )
+    refused = isinstance(exc, UnknownApi | UnknownName) or (
+        isinstance(exc, InvalidArguments) and getattr(exc, "part", "parameters") == "parameters"
+    )
+    if refused and about_this_call:
+        # The caller's mistake, told to the caller in full: one line here, no traceback.
+        logger.warning("Refused a call of %s (id %s): %s", call.full_name, call.id, exc)
+        return
+    logger.error(
+        "RPC %s failed (id %s): %s: %s",
+        call.full_name,
+        call.id,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
 
 
 def _error_info(error: BaseException | None, tb: str, cap: int) -> ErrorInfo | None:

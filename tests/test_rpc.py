@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import subprocess
 import sys
 import time
+import traceback
 
 import pytest
 
 import lightbus
-from lightbus import Api, Event, RemoteError, RpcTimeout
+from lightbus import Api, Event, RemoteError, RpcTimeout, ValidationError
 
 
 class MathApi(Api):
@@ -62,6 +65,32 @@ async def test_remote_exception_arrives_as_remote_error(serve, caller):
     assert "def explode" not in error.remote_traceback  # a traceback, not source
     assert "raise KeyError(reason)" in error.remote_traceback
     assert (error.api, error.name) == ("math", "explode")
+
+
+async def test_a_failing_method_is_logged_on_the_worker_with_its_traceback(serve, caller, caplog):
+    await serve(MathApi())
+    bus = caller()
+    with caplog.at_level(logging.INFO, logger="lightbus.rpc"), pytest.raises(RemoteError):
+        await bus.math.explode.call_async(reason="boom")
+    [logged] = [r for r in caplog.records if r.name == "lightbus.rpc"]
+    assert logged.levelname == "ERROR"
+    message = logged.getMessage()
+    assert message.startswith("RPC math.explode failed (id ")
+    assert message.endswith("): KeyError: 'boom'")
+    assert re.search(r"id ([0-9a-f]{32})", message)[1] == logged.message_id  # the call's id
+    assert logged.exc_info is not None and logged.exc_info[0] is KeyError
+    assert "raise KeyError(reason)" in "".join(traceback.format_exception(*logged.exc_info))
+
+
+async def test_a_call_the_worker_refuses_is_one_line_in_its_log(serve, caller, caplog):
+    await serve(MathApi())
+    bus = caller(validate=False)  # this caller does not check: the worker must
+    with caplog.at_level(logging.INFO, logger="lightbus.rpc"), pytest.raises(ValidationError):
+        await bus.math.add.call_async(a="two")
+    [logged] = [r for r in caplog.records if r.name == "lightbus.rpc"]
+    assert logged.levelname == "WARNING" and logged.exc_info is None
+    assert logged.getMessage().startswith("Refused a call of math.add (id ")
+    assert "argument 'a' is invalid" in logged.getMessage()
 
 
 async def test_timeout_names_the_rpc_and_says_a_worker_is_alive(serve, caller):
