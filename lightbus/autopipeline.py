@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from lightbus.connection import CONNECTION_ERRORS, connection_error
+from lightbus.context import detached
 from lightbus.settings import Settings
 
 logger = logging.getLogger("lightbus.trace")
@@ -224,7 +225,9 @@ class AutoPipeline:
             raise
         finally:
             if self._queue:
-                self._flusher = loop.create_task(self._flush(), name="lightbus-autopipeline")
+                self._flusher = loop.create_task(
+                    self._flush(), name="lightbus-autopipeline", context=detached()
+                )
             else:
                 self._busy = False
         return future.result()

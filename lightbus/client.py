@@ -468,7 +468,9 @@ class BusClient:
     # ---------------------------------------------------------------- housekeeping
 
     def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        """A background task of the runtime's, outside any trace (see context.detached)."""
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(coro, name=name, context=context.detached())
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -490,7 +492,9 @@ class BusClient:
         self._buffer.append(record)
         if self._flusher is None:
             loop = asyncio.get_running_loop()
-            self._flusher = loop.call_later(TRACE_FLUSH_SECONDS, self._flush_soon)
+            self._flusher = loop.call_later(
+                TRACE_FLUSH_SECONDS, self._flush_soon, context=context.detached()
+            )
 
     def _drain_buffer(self, pipe: Any) -> None:
         for record in self._buffer:

@@ -103,6 +103,19 @@ def leave(token: contextvars.Token[TraceContext | None]) -> None:
     _current.reset(token)
 
 
+def detached() -> contextvars.Context:
+    """A copy of the current context outside any trace, for the runtime's own tasks.
+
+    A task copies the context it is created in. The runtime starts some long-lived work
+    lazily (the reply reader on the first call, acknowledgement writes, trace flushes),
+    often from inside a handler: created in the handler's context, that work would carry
+    the handled message's trace for the rest of its life, and so would its log lines.
+    """
+    copied = contextvars.copy_context()
+    copied.run(_current.set, None)
+    return copied
+
+
 def new_span() -> tuple[str, str, str, str]:
     """(trace_id, span_id, parent_span_id, causation_id) for a message sent now."""
     context = _current.get()

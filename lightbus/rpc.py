@@ -96,8 +96,10 @@ class ReplyReader:
 
     def expect(self, call_id: str) -> asyncio.Future[Message]:
         if self._task is None or self._task.done():
+            # Started by the first call, maybe inside a handler: it must not keep that
+            # handler's trace (its log lines would carry it for good).
             self._task = asyncio.get_running_loop().create_task(
-                self._read(), name="lightbus-reply-reader"
+                self._read(), name="lightbus-reply-reader", context=context.detached()
             )
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = future

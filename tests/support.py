@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,3 +17,10 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def reach(condition: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Wait, on the running loop, until ``condition()`` holds; fail after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+
+from support import reach
 
 import lightbus
 from lightbus import Api, BusClient, Event, Settings
@@ -15,13 +16,6 @@ class ShopApi(Api):
 
     class Meta:
         name = "shop"
-
-
-async def reach(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds; fail the test after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_a_backlog_is_read_in_batches_of_free_slots(redis_url, raw_redis):

@@ -6,7 +6,7 @@ import logging
 import re
 
 from conftest import ROOT
-from support import wait_until
+from support import reach, wait_until
 
 import lightbus
 from lightbus import Api, Event
@@ -82,3 +82,42 @@ def test_every_runtime_logger_carries_the_filter():
     for name in RUNTIME_LOGGERS:
         filters = logging.getLogger(name).filters
         assert any(isinstance(f, lightbus.TraceLogFilter) for f in filters), name
+
+
+class EchoApi(Api):
+    pinged = Event(parameters=("n",))
+
+    class Meta:
+        name = "echo"
+
+    async def echo(self, n: int) -> int:
+        return n
+
+
+async def test_after_a_handler_ran_the_runtimes_own_lines_carry_no_trace(
+    serve, caller, raw_redis, caplog
+):
+    # The handler's call starts the worker's reply reader, its fire the write path: work
+    # that goes on after the handler. Its log lines (a lost connection) are about no message.
+    handled: list[str] = []
+
+    async def handler(event, n):
+        await worker.echo.echo.call_async(n=n)
+        if n == 1:
+            await worker.echo.pinged.fire_async(n=2)
+        handled.append(event.id)
+
+    worker = await serve(EchoApi(), setup=lambda bus: bus.echo.pinged.listen(handler))
+    await caller().echo.pinged.fire_async(n=1)
+    await reach(lambda: len(handled) == 2)
+    with caplog.at_level(logging.INFO, logger="lightbus"):
+        raw_redis.client_kill_filter(_type="normal", skipme=True)
+        await reach(lambda: lost(caplog, "Reply reader"))
+        await reach(lambda: lost(caplog, "Listener"))
+    lines = lost(caplog, "")
+    assert all(r.trace_tag == "" for r in lines), [(r.getMessage(), r.trace_tag) for r in lines]
+
+
+def lost(caplog, start: str) -> list[logging.LogRecord]:
+    """The "lost Redis" lines of the runtime starting with ``start``."""
+    return [r for r in caplog.records if "lost Redis" in r.getMessage() and r.msg.startswith(start)]
