@@ -16,11 +16,11 @@ import os
 import sys
 
 from lightbus.client import BusClient
-from lightbus.errors import ConfigError
+from lightbus.errors import BusModuleError, ConfigError
 from lightbus.logs import TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
-from lightbus.worker import Worker, import_bus
+from lightbus.worker import Worker, import_bus, import_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +100,13 @@ def main(args: argparse.Namespace) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(TraceLogFilter())
     module_name = args.module or Settings.resolve().module
-    bus = import_bus(module_name)
+    try:
+        bus = import_bus(module_name)
+    except BusModuleError as exc:
+        if exc.__cause__ is not None:
+            # Where the user's code failed; the error line itself follows from the CLI.
+            sys.stderr.write(import_failure(exc.__cause__))
+        raise
     for path in args.schema:
         add_schemas(bus.client, path)
     code = asyncio.run(Worker(bus.client).run())

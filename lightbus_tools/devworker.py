@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import ctypes
 import fnmatch
-import importlib
 import logging
 import os
 import signal
@@ -30,7 +29,6 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import redis
 from rich.console import Console
@@ -249,7 +247,7 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
 
 def run_child(module: str, log_level: str) -> int:
     """Import the bus module and serve it; a failed import is shown, not crash-looped."""
-    from lightbus.worker import Worker, import_bus
+    from lightbus.worker import Worker, import_bus, user_frames
 
     logging.basicConfig(
         level=log_level.upper(),
@@ -260,10 +258,9 @@ def run_child(module: str, log_level: str) -> int:
         bus = import_bus(module)
     except BusModuleError as exc:
         console = Console(stderr=True, soft_wrap=True, highlight=False)
-        cause = exc.__cause__
-        missing = isinstance(cause, ModuleNotFoundError) and cause.name == module.split(".")[0]
-        if cause is not None and not missing:
-            tb = _user_frames(cause.__traceback__)
+        cause = exc.__cause__  # None when the module is not there at all
+        if cause is not None:
+            tb = user_frames(cause.__traceback__)
             console.print(Traceback.from_exception(type(cause), cause, tb, max_frames=20))
         console.print(f"[bold red]lightbus: {exc}[/]")
         return IMPORT_FAILED
@@ -281,18 +278,6 @@ def run_child(module: str, log_level: str) -> int:
         return await Worker(bus.client).run()
 
     return asyncio.run(serve())
-
-
-def _user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """Drop the frames of the import machinery and of lightbus: the user's code failed."""
-    skipped = (
-        "<frozen",
-        str(Path(importlib.__file__).parent),
-        str(Path(sys.modules["lightbus"].__file__ or "").parent),
-    )
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(skipped):
-        tb = tb.tb_next
-    return tb
 
 
 if __name__ == "__main__":

@@ -191,7 +191,21 @@ def test_bus_module_that_does_not_import(project, worker_env):
     result = _run(folder, env=worker_env())
     assert result.returncode != 0
     assert "failed to import" in result.stderr
-    assert "No module named 'not_a_real_package'" in result.stderr
+    assert "No module named 'not_a_real_package' (bus.py, line 2)" in result.stderr
+
+
+def test_bus_module_that_raises_says_where(project, worker_env):
+    folder = project("import lightbus\n\nbus = lightbus.create()\nlimit = undefined_limit + 1\n")
+    result = _run(folder, env=worker_env())
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "lightbus run: error: The bus module 'bus' failed to import: NameError: name "
+        "'undefined_limit' is not defined (bus.py, line 4)"
+    )
+    # The traceback shows the user's lines only, not the import machinery nor Lightbus.
+    assert f'File "{folder / "bus.py"}", line 4, in <module>' in result.stderr
+    assert "    limit = undefined_limit + 1" in result.stderr
+    assert "importlib" not in result.stderr and "lightbus/worker.py" not in result.stderr
 
 
 def test_bus_module_with_a_syntax_error(project, worker_env):
