@@ -3,11 +3,13 @@
 An :class:`ArgSpec` is built once per RPC or event, from a local definition or from a
 schema published by a remote worker, and checks each call's names cheaply: positional
 arguments, missing required parameters and unexpected ones are refused with an
-:class:`~lightbus.errors.InvalidArguments` that names them.
+:class:`~lightbus.errors.InvalidArguments` that names them all, and suggests the
+parameter a misspelt name was probably meant to be.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,25 +74,25 @@ class ArgSpec:
                 name=self.name,
             )
         missing = self.required.difference(kwargs)
+        extra = set() if self.accepts_any else set(kwargs).difference(self.allowed)
+        if not missing and not extra:
+            return
+        # Both at once: a misspelt name is an unexpected argument *and* a missing one, and
+        # naming only the missing one hides the typo.
+        problems = []
+        if extra:
+            unused = sorted(self.allowed.difference(kwargs))
+            shown = ", ".join(_with_suggestion(name, unused) for name in sorted(extra))
+            problems.append(f"got unexpected argument(s): {shown}")
         if missing:
-            names = ", ".join(sorted(missing))
-            raise InvalidArguments(
-                f"{target} is missing required argument(s): {names}.",
-                api=self.api,
-                name=self.name,
-                field=sorted(missing)[0],
-            )
-        if not self.accepts_any:
-            extra = set(kwargs).difference(self.allowed)
-            if extra:
-                names = ", ".join(sorted(extra))
-                accepted = ", ".join(sorted(self.allowed)) or "none"
-                raise InvalidArguments(
-                    f"{target} got unexpected argument(s): {names}. It accepts: {accepted}.",
-                    api=self.api,
-                    name=self.name,
-                    field=sorted(extra)[0],
-                )
+            problems.append(f"is missing required argument(s): {', '.join(sorted(missing))}")
+        accepted = ", ".join(sorted(self.allowed)) or "none"
+        raise InvalidArguments(
+            f"{target} {' and '.join(problems)}. It accepts: {accepted}.",
+            api=self.api,
+            name=self.name,
+            field=sorted(extra or missing)[0],
+        )
 
     def with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``kwargs`` plus the declared default of every parameter not given."""
@@ -99,3 +101,9 @@ class ArgSpec:
 
     def _example(self) -> str:
         return ", ".join(f"{n}=..." for n in sorted(self.allowed))
+
+
+def _with_suggestion(name: str, unused: list[str]) -> str:
+    """``name``, and the parameter it was probably meant to be, if one is close."""
+    close = difflib.get_close_matches(name, unused, n=1, cutoff=0.6)
+    return f"{name} (did you mean {close[0]}?)" if close else name

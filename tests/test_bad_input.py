@@ -95,6 +95,21 @@ async def test_unexpected_argument_is_named(bus):
     assert "It accepts: email, username" in str(caught.value)
 
 
+async def test_a_misspelt_argument_is_named_with_the_close_match(bus):
+    with pytest.raises(InvalidArguments) as caught:
+        await bus.auth.check_password.call_async(user="ann", password="secret")
+    assert caught.value.field == "user"
+    assert str(caught.value) == (
+        "auth.check_password got unexpected argument(s): user (did you mean username?) and "
+        "is missing required argument(s): username. It accepts: password, username."
+    )
+    with pytest.raises(InvalidArguments) as caught:
+        await bus.auth.user_registered.fire_async(username="a", emial="b", zzz=1)
+    assert "unexpected argument(s): emial (did you mean email?), zzz and is missing" in str(
+        caught.value
+    )
+
+
 async def test_non_json_argument_is_named_and_nothing_is_sent(bus, raw_redis):
     with pytest.raises(NotSerializable) as caught:
         await bus.auth.user_registered.fire_async(username="a", email=socket.socket)
