@@ -10,12 +10,15 @@ parameter a misspelt name was probably meant to be.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lightbus.api import Parameter
 from lightbus.errors import InvalidArguments
+
+P = inspect.Parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,30 @@ class ArgSpec:
             field=sorted(extra or missing)[0],
         )
 
+    def check_handler(self, handler: Callable[..., Any], listener: str) -> None:
+        """Raise :class:`InvalidArguments` if ``handler(event, **arguments)`` cannot take
+        this event's arguments: a listener that would fail on every delivery is refused
+        when it is registered, not after its retries end in the dead-letter stream."""
+        try:
+            signature = inspect.signature(handler)
+        except (TypeError, ValueError):  # some builtins and C callables: cannot tell
+            return
+        try:
+            signature.bind(None, **dict.fromkeys(self.allowed))
+        except TypeError as exc:
+            reason = _handler_mismatch(signature, self.allowed) or str(exc)
+        else:
+            return
+        shown = getattr(handler, "__qualname__", None) or repr(handler)
+        names = ", ".join(sorted(self.allowed)) or "no arguments"
+        raise InvalidArguments(
+            f"Listener {listener!r} cannot handle {self.api}.{self.name}: its handler "
+            f"{shown}{signature} {reason}. A handler is called as handler(event, "
+            f"**arguments) with {names}: give it a parameter for each (or **kwargs).",
+            api=self.api,
+            name=self.name,
+        )
+
     def with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """``kwargs`` plus the declared default of every parameter not given."""
         missing = [(n, v) for n, v in self.defaults if n not in kwargs]
@@ -101,6 +128,31 @@ class ArgSpec:
 
     def _example(self) -> str:
         return ", ".join(f"{n}=..." for n in sorted(self.allowed))
+
+
+def _handler_mismatch(signature: inspect.Signature, arguments: frozenset[str]) -> str:
+    """What keeps a handler of ``signature`` from taking (event, **arguments)."""
+    params = list(signature.parameters.values())
+    positional = (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.VAR_POSITIONAL)
+    if not params or params[0].kind not in positional:
+        return "has no positional parameter for the event"
+    rest = params[1:] if params[0].kind is not P.VAR_POSITIONAL else params
+    by_keyword = {p.name for p in rest if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)}
+    problems = []
+    if not any(p.kind is P.VAR_KEYWORD for p in params):
+        cannot = sorted(arguments - by_keyword)
+        if cannot:
+            problems.append(f"takes no parameter for: {', '.join(cannot)}")
+    needs = sorted(
+        p.name
+        for p in rest
+        if p.default is P.empty
+        and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)
+        and p.name not in arguments
+    )
+    if needs:
+        problems.append(f"requires what the event does not carry: {', '.join(needs)}")
+    return " and ".join(problems)
 
 
 def _with_suggestion(name: str, unused: list[str]) -> str:

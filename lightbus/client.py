@@ -436,15 +436,25 @@ class BusClient:
                 f"A listener named {name!r} is already registered in this process; "
                 f"pass a different listener_name"
             )
+        for api, event in events:
+            definition = self.apis.get(api)
+            if definition is not None and event in definition.events:
+                # Known here: refuse a handler that cannot take the event at once (an API
+                # known only from the registry is checked when the listener starts).
+                parameters = definition.events[event].parameters
+                spec = ArgSpec.from_parameters(api, event, "event", parameters)
+                spec.check_handler(handler, name)
         listener = Listener(tuple(events), handler, name, since, max_attempts, on_error)
         self.listeners.append(listener)
         return listener
 
-    async def check_events(self, events: list[tuple[str, str]]) -> None:
-        """Refuse an event name that a known API does not have (unknown APIs are allowed)."""
-        for api, name in events:
+    async def check_events(self, listener: Listener) -> None:
+        """Refuse an event name that a known API does not have (unknown APIs are allowed),
+        and a handler that cannot take the arguments of an event that is known."""
+        for api, name in listener.events:
             if api in self.apis or await self.remote_schema(api) is not None:
-                await self.spec(api, name, "event")
+                spec = await self.spec(api, name, "event")
+                spec.check_handler(listener.handler, listener.name)
 
     async def start_listener(self, listener: Listener) -> ListenerRunner:
         """Check the events, create the consumer groups and consume in a background task.
@@ -457,7 +467,7 @@ class BusClient:
         runner = ListenerRunner(self, listener)
         self.runners[listener.name] = runner
         try:
-            await self.check_events(list(listener.events))
+            await self.check_events(listener)
             await guarded(self.settings, runner.create_groups())
         except BaseException:
             self.runners.pop(listener.name, None)

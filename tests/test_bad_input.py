@@ -110,6 +110,43 @@ async def test_a_misspelt_argument_is_named_with_the_close_match(bus):
     )
 
 
+def send_welcome(event, username):  # forgot email
+    pass
+
+
+FORGOT_EMAIL = (
+    "Listener 'send_welcome' cannot handle auth.user_registered: its handler "
+    "send_welcome(event, username) takes no parameter for: email. A handler is called as "
+    "handler(event, **arguments) with email, username: give it a parameter for each (or "
+    "**kwargs)."
+)
+
+
+def test_listen_refuses_a_handler_that_cannot_take_the_events_arguments(bus_factory, raw_redis):
+    bus = bus_factory()
+    bus.client.register_api(AuthApi())
+    with pytest.raises(InvalidArguments) as caught:
+        bus.auth.user_registered.listen(send_welcome, listener_name="send_welcome")
+    assert str(caught.value) == FORGOT_EMAIL
+    assert bus.client.listeners == [] and raw_redis.keys("*") == []  # nothing started
+
+    def needs_more(event, username, email, locale):
+        pass
+
+    with pytest.raises(InvalidArguments, match="requires what the event does not carry: locale"):
+        bus.auth.user_registered.listen(needs_more)
+    bus.auth.user_registered.listen(lambda event, **arguments: None, listener_name="any")
+
+
+def test_listen_refuses_it_for_an_api_known_from_the_registry(serve_in_thread, bus_factory):
+    serve_in_thread(AuthApi())
+    bus = bus_factory()  # knows `auth` only from the worker's published schema
+    with pytest.raises(InvalidArguments) as caught:
+        bus.auth.user_registered.listen(send_welcome, listener_name="send_welcome")
+    assert str(caught.value) == FORGOT_EMAIL
+    assert bus.client.listeners == []
+
+
 async def test_non_json_argument_is_named_and_nothing_is_sent(bus, raw_redis):
     with pytest.raises(NotSerializable) as caught:
         await bus.auth.user_registered.fire_async(username="a", email=socket.socket)
