@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from lightbus.facade import Bus, create
     from lightbus.tracereader import TraceFilter, TraceReader, read_trace
 
+# The one definition of the version: pyproject.toml reads it from here (hatch), and the
+# worker's heartbeats and `lightbus --version` show it.
 __version__ = "2.0.0.dev0"
 
 _install_log_filter()

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lightbus import __version__
 from lightbus.errors import LightbusError
 
 # name -> (module providing add_arguments/main, one-line help)
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lightbus", description="Lightbus: a message bus for Python apps sharing one Redis."
     )
+    parser.add_argument("--version", action="version", version=f"lightbus {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="lightbus")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     module = None

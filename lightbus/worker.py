@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import lightbus
 from lightbus import registry, trace
 from lightbus.connection import guarded
 from lightbus.errors import BusModuleError
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from lightbus.facade import Bus
 
 logger = logging.getLogger("lightbus.worker")
-
-VERSION = "2.0.0.dev0"
 
 # True while a worker imports the bus module: listeners registered then start with the
 # worker rather than at once.
@@ -279,7 +278,7 @@ class Worker:
             pid=os.getpid(),
             apis=sorted(client.apis),
             listeners=sorted(lst.name for lst in client.listeners),
-            version=VERSION,
+            version=lightbus.__version__,
             in_flight=self.in_flight(),
             started_at=self.started_at,
             ts=time.time(),
@@ -302,7 +301,7 @@ class Worker:
                     client.settings,
                     os.getpid(),
                     apis=sorted(client.apis),
-                    version=VERSION,
+                    version=lightbus.__version__,
                 )
                 client.tracer.add(pipe, record)
             pipe.hgetall(client.keys.workers)

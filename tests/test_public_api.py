@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -19,6 +20,15 @@ def test_public_names():
     assert {"Api", "Event", "Parameter", "create", "RemoteError", "RpcTimeout"} <= set(
         lightbus.__all__
     )
+
+
+def test_lightbus_version_prints_the_one_package_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "lightbus", "--version"], capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stdout) == (0, f"lightbus {lightbus.__version__}\n")
+    # The installed metadata comes from the same definition (pyproject.toml reads it).
+    assert importlib.metadata.version("lightbus") == lightbus.__version__
 
 
 def test_import_lightbus_loads_no_tool_or_ui_library():

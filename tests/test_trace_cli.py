@@ -12,6 +12,7 @@ from conftest import ROOT
 from support import wait_until
 from test_trace_reader import KEY, put, record
 
+import lightbus
 from lightbus import ids
 from lightbus.cli import main as cli
 from lightbus.trace import RECORD_VERSION
@@ -170,7 +171,8 @@ def test_inspect_workers_lists_heartbeats(start_worker, worker_env):
     assert result.returncode == 0, result.stderr
     [worker] = [json.loads(line) for line in result.stdout.splitlines()]
     assert worker["apis"] == ["example"] and worker["alive"] is True
-    assert worker["pid"] > 0 and worker["version"] and worker["in_flight"] == 0
+    assert worker["pid"] > 0 and worker["in_flight"] == 0
+    assert worker["version"] == lightbus.__version__
     table = run(worker_env, "inspect", "--workers", COLUMNS="200")
     assert "example" in table.stdout and str(worker["pid"]) in table.stdout
 
