@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lightbus.api import Api, Event, Parameter
 from lightbus.context import TraceContext, current_trace, start_trace
 from lightbus.errors import (
+    AmbiguousId,
     BusConnectionError,
     BusModuleError,
     ConfigError,
@@ -24,6 +25,7 @@ from lightbus.errors import (
     RpcTimeout,
     SyncCallInLoopError,
     UnknownApi,
+    UnknownId,
     UnknownName,
     ValidationError,
 )
@@ -71,6 +73,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AmbiguousId",
     "Api",
     "Bus",
     "BusClient",
@@ -96,6 +99,7 @@ __all__ = [
     "TraceReader",
     "TraceRecord",
     "UnknownApi",
+    "UnknownId",
     "UnknownName",
     "ValidationError",
     "build_tree",

@@ -14,7 +14,9 @@ The tree::
     │   └── ValidationError         a value does not match the schema (names the field path)
     ├── PayloadTooLarge             the encoded message is over the size limit
     ├── RpcTimeout                  no result arrived before the call's deadline
-    └── RemoteError                 the remote handler raised; carries its type and traceback
+    ├── RemoteError                 the remote handler raised; carries its type and traceback
+    ├── UnknownId                   no message or trace in the trace stream has this id
+    └── AmbiguousId                 a shortened id that several ids start or end with
 
 Each error carries the context a user needs (``api``, ``name``, ``field`` where they
 apply) as attributes, and its message says what to do next.
@@ -228,3 +230,41 @@ class RemoteError(LightbusError):
         if self.remote_traceback:
             text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip()
         return text
+
+
+class UnknownId(LightbusError, LookupError):
+    """No message or trace in the trace stream has this id (or starts or ends with it)."""
+
+    def __init__(self, text: str, *, kinds: Iterable[str], shortened: bool) -> None:
+        self.text = text
+        self.kinds = tuple(kinds)
+        what = " or ".join(self.kinds)
+        where = (
+            f"No {what} id in the trace stream starts or ends with {text}"
+            if shortened
+            else f"No {what} {text} in the trace stream"
+        )
+        super().__init__(
+            f"{where}. It may be mistyped, older than the stream keeps (trace_maxlen, "
+            f"trace_max_age), or sent with tracing off."
+        )
+
+
+class AmbiguousId(LightbusError, LookupError):
+    """A shortened id that several message or trace ids start or end with.
+
+    ``candidates`` holds ``(kind, full id, what it is)`` for each, newest first.
+    """
+
+    def __init__(
+        self, text: str, candidates: Iterable[tuple[str, str, str]], *, more: bool = False
+    ) -> None:
+        self.text = text
+        self.candidates = list(candidates)
+        lines = [f"  {kind} {full}  {about}".rstrip() for kind, full, about in self.candidates]
+        if more:
+            lines.append("  ... and more")
+        super().__init__(
+            f"{text} is the start or end of {len(self.candidates)}{'+' if more else ''} ids "
+            f"in the trace stream; give more digits, or one of these:\n" + "\n".join(lines)
+        )

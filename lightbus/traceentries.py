@@ -13,11 +13,15 @@ and, past its first, about :data:`ENTRY_BYTES` of them: Redis trims a stream by 
 so ``trace_maxlen`` keeps bounding the stream's memory. Each record read back has its
 own ``stream_id``: the first of an entry the entry's id, the k-th after it
 ``<entry id>#<k>``.
+
+:class:`TraceFilter` says which records a reader keeps, and which bytes every raw entry
+holding one of them contains (so entries without them are never decoded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import msgspec
 
@@ -100,6 +104,42 @@ def records_from_fields(entry_id: str, fields: Mapping[bytes, bytes]) -> list[Tr
 def _check_version(entry_id: str, version: int) -> None:
     if version > RECORD_VERSION:
         raise NewerRecordVersion(entry_id, version)
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """Which records to keep. Every given criterion must match; ``None`` matches all.
+
+    ``kind`` is ``event``, ``rpc``, ``worker`` or ``replay``; ``step`` is a record step
+    such as ``event.failed``; ``status`` is ``ok``, ``error``, ``dead``, ``expired`` or
+    ``timeout``.
+    """
+
+    api: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    step: str | None = None
+    status: str | None = None
+    trace_id: str | None = None
+    message_id: str | None = None
+    service: str | None = None
+
+    def matches(self, record: TraceRecord) -> bool:
+        return (
+            (self.api is None or record.api == self.api)
+            and (self.name is None or record.name == self.name)
+            and (self.kind is None or record.message_kind == self.kind)
+            and (self.step is None or record.record == self.step)
+            and (self.status is None or record.status == self.status)
+            and (self.trace_id is None or record.trace_id == self.trace_id)
+            and (self.message_id is None or record.id == self.message_id)
+            and (self.service is None or record.service == self.service)
+        )
+
+    def needle(self) -> bytes | None:
+        """A byte string every matching raw entry contains: lets the reader skip decoding."""
+        value = self.message_id or self.trace_id
+        return value.encode() if value else None
 
 
 def stream_position(stream_id: str) -> tuple[int, int, int]:

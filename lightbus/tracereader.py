@@ -1,5 +1,8 @@
 """Reading the trace stream: history, live records, one message, one trace.
 
+Finding one message or one trace (by a full or a shortened id) is in
+:mod:`lightbus.tracelookup`, the base class of :class:`TraceReader`.
+
 The tools (``lightbus inspect``, ``lightbus trace``, the monitor, replay) read the
 trace only through this module, and get typed :class:`~lightbus.trace.TraceRecord`
 values back::
@@ -21,14 +24,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from lightbus import ids
 from lightbus.connection import connect, guarded
 from lightbus.trace import NewerRecordVersion, TraceRecord
-from lightbus.traceentries import entry_of, records_from_fields
+from lightbus.traceentries import TraceFilter, entry_of, records_from_fields
+from lightbus.tracelookup import BATCH, MAX_SEQ, IdMatch, TraceLookup
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -36,51 +38,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lightbus.trace")
 
-BATCH = 5000  # entries per XRANGE page: fewer round trips on long scans
 FIRST_PAGE = 200  # a limited read starts small, then doubles: `inspect` answers at once
 FOLLOW_BLOCK_MS = 1000
-MAX_SEQ = "18446744073709551615"
 
 Time = datetime | int | float | None
 
 
-@dataclass(frozen=True)
-class TraceFilter:
-    """Which records to keep. Every given criterion must match; ``None`` matches all.
-
-    ``kind`` is ``event``, ``rpc``, ``worker`` or ``replay``; ``step`` is a record step
-    such as ``event.failed``; ``status`` is ``ok``, ``error``, ``dead``, ``expired`` or
-    ``timeout``.
-    """
-
-    api: str | None = None
-    name: str | None = None
-    kind: str | None = None
-    step: str | None = None
-    status: str | None = None
-    trace_id: str | None = None
-    message_id: str | None = None
-    service: str | None = None
-
-    def matches(self, record: TraceRecord) -> bool:
-        return (
-            (self.api is None or record.api == self.api)
-            and (self.name is None or record.name == self.name)
-            and (self.kind is None or record.message_kind == self.kind)
-            and (self.step is None or record.record == self.step)
-            and (self.status is None or record.status == self.status)
-            and (self.trace_id is None or record.trace_id == self.trace_id)
-            and (self.message_id is None or record.id == self.message_id)
-            and (self.service is None or record.service == self.service)
-        )
-
-    def needle(self) -> bytes | None:
-        """A byte string every matching raw entry contains: lets the reader skip decoding."""
-        value = self.message_id or self.trace_id
-        return value.encode() if value else None
-
-
-class TraceReader:
+class TraceReader(TraceLookup):
     """Reads the trace stream of one bus.
 
     Args:
@@ -237,95 +201,6 @@ class TraceReader:
         finally:
             await redis.aclose()
 
-    # ------------------------------------------------------------ one message, one trace
-
-    async def find(self, message_id: str) -> TraceRecord | None:
-        """The first record of one message, or ``None`` when the stream holds none.
-
-        Looks only near the time in the id (``skew_ms`` either side), never the whole
-        stream.
-
-        Raises:
-            ValueError: ``message_id`` is not a Lightbus message id.
-        """
-        message_id = message_id.replace("-", "").lower()
-        stamp = ids.timestamp_ms(message_id)
-        where = TraceFilter(message_id=message_id)
-        cursor, high = f"{max(0, stamp - self.skew_ms)}-0", f"{stamp + self.skew_ms}-{MAX_SEQ}"
-        while True:
-            entries = await self._range(cursor, high)
-            found = self._decode_matching(entries, where)
-            if found:
-                return found[0]
-            if len(entries) < BATCH:
-                return None
-            cursor = f"({_text(entries[-1][0])}"
-
-    async def records_of(self, message_id: str) -> list[TraceRecord]:
-        """Every record of one message (sent, handled by each listener, returned...)."""
-        first = await self.find(message_id)
-        if first is None:
-            return []
-        where = TraceFilter(message_id=first.id)
-        return await self._scan_forward(where, first.stream_ms - self.skew_ms)
-
-    async def trace(self, trace_id: str, *, near_ms: int | None = None) -> list[TraceRecord]:
-        """Every record of one trace, oldest first.
-
-        Args:
-            near_ms: a time the trace was active (e.g. ``find(...).stream_ms``); the reader
-                scans outwards from it until ``gap_ms`` passes without a match. Without it,
-                the stream is read newest first until the trace's oldest record.
-        """
-        trace_id = trace_id.lower()
-        where = TraceFilter(trace_id=trace_id)
-        if near_ms is None:
-            before = await self._scan_backward(where, None)
-            return before
-        before = await self._scan_backward(where, near_ms)
-        after = await self._scan_forward(where, near_ms + 1)
-        seen = {r.stream_id for r in before}
-        return before + [r for r in after if r.stream_id not in seen]
-
-    async def _scan_forward(self, where: TraceFilter, start_ms: int) -> list[TraceRecord]:
-        return await self._scan(where, start_ms, forward=True)
-
-    async def _scan_backward(self, where: TraceFilter, start_ms: int | None) -> list[TraceRecord]:
-        """Newest first from ``start_ms`` (or the top); the gap only counts after a hit."""
-        found = await self._scan(where, start_ms, forward=False)
-        found.reverse()
-        return found
-
-    async def _scan(
-        self, where: TraceFilter, start_ms: int | None, *, forward: bool
-    ) -> list[TraceRecord]:
-        """Matches in stream order (or reverse), until ``gap_ms`` passes without one."""
-        found: list[TraceRecord] = []
-        needle = where.needle()
-        if forward:
-            cursor = f"{max(0, start_ms or 0)}-0"
-        else:
-            cursor = f"{start_ms}-{MAX_SEQ}" if start_ms is not None else "+"
-        last_hit = start_ms
-        while True:
-            if forward:
-                entries = await self._range(cursor, "+")
-            else:
-                entries = await self._revrange(cursor, "-")
-            for entry_id, fields in entries:
-                if last_hit is not None and abs(_stream_ms(entry_id) - last_hit) > self.gap_ms:
-                    return found
-                if needle is not None and not any(needle in v for v in fields.values()):
-                    continue
-                records = self._decode(entry_id, fields, newest_first=not forward)
-                matches = [r for r in records if where.matches(r)]
-                if matches:
-                    found.extend(matches)
-                    last_hit = matches[0].stream_ms
-            if len(entries) < BATCH:
-                return found
-            cursor = f"({_text(entries[-1][0])}"
-
 
 async def read_trace(
     bus: Bus | BusClient,
@@ -400,5 +275,4 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _stream_ms(entry_id: bytes | str) -> int:
-    return int(_text(entry_id).partition("-")[0])
+__all__ = ["IdMatch", "TraceFilter", "TraceReader", "find", "read_trace"]

@@ -39,11 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--status", choices=STATUSES, help="only records with this status")
     parser.add_argument("--service", help="only messages sent by this service")
-    parser.add_argument("--trace", metavar="TRACE_ID", help="only records of this trace")
+    parser.add_argument(
+        "--trace",
+        metavar="TRACE_ID",
+        help="only records of this trace (its id, or a unique start or end of it)",
+    )
     parser.add_argument(
         "--message",
         metavar="MESSAGE_ID",
-        help="every record of this one message (found near the time in its id)",
+        help="every record of this one message (its id, or a unique start or end of it)",
     )
     parser.add_argument(
         "--since", type=parse_time, metavar="TIME", help=f"records from this time ({EXAMPLES})"
@@ -91,8 +95,18 @@ async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
 
 async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
     reader = lightbus.TraceReader(bus)
-    if args.message:
-        return await _message(reader, args, console)
+    try:
+        # Full ids, or the start or end of one (as the table prints them); one that
+        # matches nothing, or several things, is an error rather than an empty answer.
+        if args.message:
+            args.message = (await reader.resolve(args.message, ["message"])).id
+            return await _message(reader, args, console)
+        if args.trace:
+            args.trace = (await reader.resolve(args.trace, ["trace"])).id
+    except ValueError as exc:
+        option = "--message" if args.message else "--trace"
+        print(f"lightbus inspect: error: {option}: {exc}", file=sys.stderr)
+        return 2
     records = lightbus.read_trace(
         bus,
         since=args.since,
@@ -134,11 +148,7 @@ async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console
 
 
 async def _message(reader: lightbus.TraceReader, args: argparse.Namespace, console: Console) -> int:
-    try:
-        found = await reader.records_of(args.message)
-    except ValueError as exc:
-        print(f"lightbus inspect: error: --message: {exc}", file=sys.stderr)
-        return 2
+    found = await reader.records_of(args.message)
     if not found:
         print(
             f"lightbus inspect: no records of message {args.message} in the trace stream",

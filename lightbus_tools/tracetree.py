@@ -2,7 +2,9 @@
 
 Given a message id (what ``fire()`` returns, or the ``message`` column of ``lightbus
 inspect``) it finds that message near the time in its id, then gathers the rest of its
-trace; given a trace id it reads the stream newest first until the trace's start. Each
+trace; given a trace id it reads the stream newest first until the trace's start. A
+shortened id (a unique start or end of either, as ``lightbus inspect`` prints them) is
+resolved by the reader first; an ambiguous one is refused with the candidates. Each
 node of the tree is one message: its kind, ``api.name``, status, and a row for every
 listener (or worker) that handled it, with queued and handler time and the error.
 ``--json`` prints the same tree as one nested JSON object.
@@ -28,7 +30,11 @@ STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "exp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lightbus trace``."""
-    parser.add_argument("id", help="a message id or a trace id (32 hex digits)")
+    parser.add_argument(
+        "id",
+        help="a message id or a trace id (32 hex digits), or a unique start or end of one, "
+        "as `lightbus inspect` prints them",
+    )
     parser.add_argument("--json", action="store_true", help="the tree as nested JSON")
     parser.add_argument(
         "--tracebacks", action="store_true", help="show the full traceback of each failure"
@@ -45,42 +51,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    wanted = args.id.strip().replace("-", "").lower()
-    if len(wanted) != 32 or any(c not in "0123456789abcdef" for c in wanted):
-        print(
-            f"lightbus trace: error: {args.id!r} is neither a message id nor a trace id "
-            f"(both are 32 hex digits; `lightbus inspect` shows them)",
-            file=sys.stderr,
-        )
-        return 2
     settings: dict[str, Any] = {"redis_url": args.redis_url} if args.redis_url else {}
     bus = lightbus.create(**settings)
-    return asyncio.run(_run(bus, wanted, args))
+    return asyncio.run(_run(bus, args))
 
 
-async def _run(bus: lightbus.Bus, wanted: str, args: argparse.Namespace) -> int:
+async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
     reader = lightbus.TraceReader(bus, gap_ms=int(args.window * 1000))
     try:
         try:
-            first = await reader.find(wanted)
-        except ValueError:  # not a message id: take it as a trace id
-            first = None
+            # A full id, or the start or end of one (as `lightbus inspect` prints them).
+            found = await reader.resolve(args.id)
+        except ValueError as exc:
+            print(f"lightbus trace: error: {exc}", file=sys.stderr)
+            return 2
+        first = found.record
         if first is not None:
             records = await reader.trace(first.trace_id, near_ms=first.stream_ms)
             trace_id = first.trace_id
         else:
-            records = await reader.trace(wanted)
-            trace_id = wanted
+            records = await reader.trace(found.id)
+            trace_id = found.id
     finally:
         await bus.client.close()
     roots = lightbus.build_tree(records)
-    if not roots:
-        print(
-            f"lightbus trace: no message or trace {wanted} in the trace stream (it may be "
-            f"mistyped, older than the stream keeps, or written with tracing off)",
-            file=sys.stderr,
-        )
-        return 1
     if args.json:
         document = {
             "trace_id": trace_id,

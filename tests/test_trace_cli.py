@@ -137,12 +137,14 @@ def test_trace_of_an_unknown_id_says_so_and_exits_1(env, raw_redis, capsys):
     for unknown in (ids.message_id(), ids.trace_id()):
         assert cli(["trace", unknown]) == 1
         err = capsys.readouterr().err
-        assert f"no message or trace {unknown} in the trace stream" in err
+        assert f"lightbus trace: error: No message or trace {unknown} in the trace stream" in err
 
 
 def test_trace_refuses_something_that_is_not_an_id(env, capsys):
     assert cli(["trace", "order-17"]) == 2
-    assert "is neither a message id nor a trace id" in capsys.readouterr().err
+    assert "'order-17' is not a message or trace id: ids are 32 hex digits (a unique start " in (
+        capsys.readouterr().err
+    )
 
 
 def test_inspect_follow_prints_new_records_as_they_come(worker_env, raw_redis):
@@ -187,10 +189,11 @@ def test_inspect_message_shows_every_record_of_one_message(env, raw_redis, capsy
         ("event.fired", wanted),
         ("event.handled", wanted),
     ]
-    assert cli(["inspect", "--message", ids.message_id()]) == 1
-    assert "no records of message" in capsys.readouterr().err
+    unknown = ids.message_id()
+    assert cli(["inspect", "--message", unknown]) == 1
+    assert f"error: No message {unknown} in the trace stream" in capsys.readouterr().err
     assert cli(["inspect", "--message", "nope"]) == 2
-    assert "not a Lightbus message id" in capsys.readouterr().err
+    assert "--message: 'nope' is not a message id" in capsys.readouterr().err
 
 
 def test_inspect_refuses_options_that_do_not_go_together(env, capsys):
