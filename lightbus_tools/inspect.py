@@ -12,21 +12,19 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 import lightbus
 from lightbus import registry, trace
+from lightbus_tools.recordtable import record_line, record_table
 from lightbus_tools.timespec import EXAMPLES, parse_time
 
 DEFAULT_LIMIT = 100
 KINDS = ("event", "rpc", "worker", "replay")
 STATUSES = ("ok", "error", "dead", "expired", "timeout")
-STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "expired": "yellow"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,13 +127,11 @@ async def _records(bus: lightbus.Bus, args: argparse.Namespace, console: Console
                 sys.stdout.flush()
     elif args.follow:
         async for record in records:
-            console.print(Text("  ").join(_cells(record)))
+            console.print(record_line(record))
     else:
-        table = _table()
-        async for record in records:
-            table.add_row(*_cells(record))
-        if table.row_count:
-            console.print(table)
+        found = [record async for record in records]
+        if found:
+            console.print(record_table(found, console.width))
         else:
             console.print("No trace records match.", style="dim")
     if reader.skipped_newer:
@@ -159,45 +155,8 @@ async def _message(reader: lightbus.TraceReader, args: argparse.Namespace, conso
         for record in found:
             sys.stdout.write(record.to_json() + "\n")
         return 0
-    table = _table()
-    for record in found:
-        table.add_row(*_cells(record))
-    console.print(table)
+    console.print(record_table(found, console.width))
     return 0
-
-
-def _table() -> Table:
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("time", "step"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("api.name", overflow="fold")
-    table.add_column("listener", overflow="fold")
-    for column in ("status", "queued", "handler"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("service", overflow="fold")
-    table.add_column("message", no_wrap=True)
-    table.add_column("trace", no_wrap=True)
-    table.add_column("error", overflow="fold")
-    return table
-
-
-def _cells(record: lightbus.TraceRecord) -> list[Text]:
-    when = datetime.fromtimestamp(record.ts / 1000).strftime("%H:%M:%S.%f")[:-3]
-    target = f"{record.api}.{record.name}" if record.api else record.process
-    error = f"{record.error_type}: {record.error}" if record.error_type else ""
-    return [
-        Text(when, style="dim"),
-        Text(record.record),
-        Text(target, style="bold"),
-        Text(record.listener),
-        Text(record.status, style=STATUS_STYLE.get(record.status, "")),
-        Text(_ms(record.queued_ms) if record.queued_ms else ""),
-        Text(_ms(record.duration_ms) if record.duration_ms else ""),
-        Text(record.service),
-        Text(record.id[-12:], style="cyan"),
-        Text(record.trace_id[:12], style="blue"),
-        Text(error.splitlines()[0] if error else "", style="red"),
-    ]
 
 
 async def _workers(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
@@ -231,10 +190,6 @@ async def _workers(bus: lightbus.Bus, args: argparse.Namespace, console: Console
         )
     console.print(table)
     return 0
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 
 def _limit(text: str) -> int:

@@ -24,8 +24,7 @@ from rich.tree import Tree
 
 import lightbus
 from lightbus.tracetree import Handling, TraceNode
-
-STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "expired": "yellow"}
+from lightbus_tools.recordtable import STATUS_STYLE, duration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +108,7 @@ def _add(parent: Tree, node: TraceNode, focus: str, tracebacks: bool) -> None:
     if node.returned is not None:
         returned = Text("↩ returned to caller: ", style="dim")
         returned.append(node.returned.status, style=STATUS_STYLE.get(node.returned.status, ""))
-        returned.append(f" after {_ms(node.returned.duration_ms)}", style="dim")
+        returned.append(f" after {duration(node.returned.duration_ms)}", style="dim")
         branch.add(returned)
     for child in node.children:
         _add(branch, child, focus, tracebacks)
@@ -124,9 +123,8 @@ def _add_handling(branch: Tree, node: TraceNode, handling: Handling, tracebacks:
     row.append(handling.status, style=STATUS_STYLE.get(handling.status, ""))
     if handling.attempt > 1:
         row.append(f" (attempt {handling.attempt})")
-    row.append(
-        f"  queued {_ms(handling.queued_ms)}, handler {_ms(handling.duration_ms)}", style="dim"
-    )
+    queued, handler = duration(handling.queued_ms), duration(handling.duration_ms)
+    row.append(f"  queued {queued}, handler {handler}", style="dim")
     if node.kind == "event" and handling.process:
         row.append(f"  on {handling.process}", style="dim")
     leaf = branch.add(row)
@@ -134,7 +132,3 @@ def _add_handling(branch: Tree, node: TraceNode, handling: Handling, tracebacks:
         leaf.add(Text(f"{handling.error_type}: {handling.error}", style="red"))
         if tracebacks and handling.traceback:
             leaf.add(Text(handling.traceback.rstrip(), style="dim red"))
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"

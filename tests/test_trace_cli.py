@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
 from conftest import ROOT
@@ -258,3 +259,41 @@ def test_inspect_refuses_an_unknown_status_or_step(env, capsys, option, value):
         cli(["inspect", option, value])
     assert exit_info.value.code == 2
     assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_inspect_table_stays_readable_on_a_narrow_terminal(env, raw_redis, capsys, monkeypatch,
+                                                            width):  # fmt: skip
+    monkeypatch.setenv("COLUMNS", str(width))  # what rich's Console(width=...) gets
+    written = [
+        record("rpc.called", api="shop", name="place_order", service="frontend"),
+        record("event.fired", api="shop", name="order_placed", service="sales"),
+        record("event.failed", api="shop", name="order_placed", listener="audit",
+               status="error", queued_ms=9.0, duration_ms=3.6, service="sales",
+               error_type="ValueError", error="audit is down: the database is unreachable"),
+        record("event.handled", api="shop", name="order_placed", listener="reserve_stock",
+               status="ok", queued_ms=8.0, duration_ms=41.2, service="sales"),
+        record("rpc.handled", api="warranty", name="check_serial", status="ok",
+               queued_ms=14.0, duration_ms=25.7, service="warranty"),
+    ]  # fmt: skip
+    put(raw_redis, *written)
+    assert cli(["inspect"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= width for line in lines)
+    header = lines[0]
+    for title in ("time", "step", "api.name", "message"):
+        assert title in header
+    rows = [line for line in lines if line[:2].isdigit()]  # the first line of each record
+    assert len(rows) == len(written)  # one line each, but for the error
+    for row, rec in zip(rows, written, strict=True):
+        # Each key value whole, on the record's own line: not cut, not folded.
+        for value in (time_of(rec), rec.record, f"{rec.api}.{rec.name}", rec.id[-12:]):
+            assert value in row, (value, row)
+    words = " ".join(lines).split()
+    assert "ValueError:" in words and "unreachable" in words  # the error, folded if need be
+    if width == 120:
+        assert "listener" in header and "status" in header
+
+
+def time_of(rec) -> str:
+    return datetime.fromtimestamp(rec.ts / 1000).strftime("%H:%M:%S.%f")[:-3]
