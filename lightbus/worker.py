@@ -138,8 +138,12 @@ _RUNTIME = str(Path(__file__).parent) + os.sep
 class Worker:
     """Runs a bus client as a worker until stopped."""
 
-    def __init__(self, client: BusClient) -> None:
+    def __init__(self, client: BusClient, *, reloaded: dict[str, Any] | None = None) -> None:
+        """``reloaded``: this worker replaces one that a development supervisor stopped
+        after a change; the ``worker.reloaded`` record, with this detail, is written with
+        the start, so it carries this worker's own service and process."""
         self.client = client
+        self.reloaded = reloaded
         self.rpc = RpcServer(client)
         self.started_at = time.time()
         self.ready = asyncio.Event()
@@ -295,6 +299,13 @@ class Worker:
                         pipe, client.keys, name, schema, client.settings.schema_ttl
                     )
             registry.publish_heartbeat(pipe, client.keys, self.heartbeat())
+            if started and self.reloaded is not None:
+                client.tracer.add(
+                    pipe,
+                    trace.worker_record(
+                        trace.WORKER_RELOADED, client.settings, os.getpid(), **self.reloaded
+                    ),
+                )
             if started:
                 record = trace.worker_record(
                     trace.WORKER_STARTED,

@@ -5,7 +5,8 @@ with watchfiles. On a change, debounced, it sends the child SIGTERM: the worker 
 reading, lets in-flight handlers finish within ``shutdown_grace`` and exits; after that
 grace (plus a margin) the child is killed. Then a new child starts, with the same
 ``LIGHTBUS_PROCESS_NAME``, so the consumer groups see the same consumer and its unacked
-events come back at once, and a ``worker.reloaded`` record goes to the trace stream.
+events come back at once; the new worker writes a ``worker.reloaded`` record (with its
+own service and process) when it starts.
 
 A bus module that fails to import is shown as a rich traceback and the supervisor waits
 for the next change instead of restarting in a loop. The child runs in its own session,
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import ctypes
 import fnmatch
+import json
 import logging
 import os
 import signal
@@ -29,14 +31,13 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import redis
 from rich.console import Console
 from rich.traceback import Traceback
 from watchfiles import Change, watch
 
-from lightbus import BusModuleError, Settings, trace
-from lightbus.keys import Keys
+from lightbus import BusModuleError, Settings
 from lightbus.message import HOST
 from lightbus_tools import devsession
 
@@ -118,12 +119,16 @@ class Supervisor:
 
     # ------------------------------------------------------------ the child
 
-    def start(self) -> None:
+    def start(self, reloaded: dict[str, Any] | None = None) -> None:
+        """Start the worker child; ``reloaded`` is the detail of its ``worker.reloaded``
+        record, which the child writes itself: only it knows its service."""
+        extra = [json.dumps(reloaded)] if reloaded is not None else []
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "lightbus_tools.devworker", self.module, self.log_level],
+            [sys.executable, "-m", "lightbus_tools.devworker", self.module, self.log_level,
+             *extra],
             env=_child_env(),
             preexec_fn=_child_setup,
-        )
+        )  # fmt: skip
         self._waiting_reported = False
 
     def stop_child(self, grace: float | None = None) -> None:
@@ -159,28 +164,15 @@ class Supervisor:
         self.console.print(f"lightbus: {shown} changed, reloading the worker")
         previous = self.child.pid if self.child is not None else 0
         self.stop_child()
-        self.start()
         self.reloads += 1
-        assert self.child is not None
-        self.record(changed, previous, self.child.pid)
-
-    def record(self, changed: list[str], previous: int, pid: int) -> None:
-        """Write the ``worker.reloaded`` trace record (best effort: a reload must not fail)."""
-        record = trace.worker_record(
-            trace.WORKER_RELOADED,
-            self.settings,
-            pid,
-            changed=changed[:20],
-            previous_pid=previous,
-            reloads=self.reloads,
-            module=self.module,
+        self.start(
+            {
+                "changed": changed[:20],
+                "previous_pid": previous,
+                "reloads": self.reloads,
+                "module": self.module,
+            }
         )
-        writer = trace.TraceWriter(self.settings, Keys(self.settings.prefix).trace)
-        try:
-            with redis.Redis.from_url(self.settings.redis_url, socket_timeout=2) as client:
-                writer.add(client, record)
-        except (redis.RedisError, OSError) as exc:
-            self.console.print(f"lightbus: could not record the reload: {exc}")
 
     # ------------------------------------------------------------ the loop
 
@@ -245,7 +237,7 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
 # ------------------------------------------------------------------ the child process
 
 
-def run_child(module: str, log_level: str) -> int:
+def run_child(module: str, log_level: str, reloaded: dict[str, Any] | None = None) -> int:
     """Import the bus module and serve it; a failed import is shown, not crash-looped."""
     from lightbus.worker import Worker, import_bus, user_frames
 
@@ -275,10 +267,16 @@ def run_child(module: str, log_level: str) -> int:
 
     async def serve() -> int:
         asyncio.get_running_loop().add_signal_handler(ORPHANED, orphaned)
-        return await Worker(bus.client).run()
+        return await Worker(bus.client, reloaded=reloaded).run()
 
     return asyncio.run(serve())
 
 
 if __name__ == "__main__":
-    sys.exit(run_child(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "INFO"))
+    sys.exit(
+        run_child(
+            sys.argv[1],
+            sys.argv[2] if len(sys.argv) > 2 else "INFO",
+            json.loads(sys.argv[3]) if len(sys.argv) > 3 else None,
+        )
+    )

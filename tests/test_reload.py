@@ -33,7 +33,7 @@ class GreeterApi(Api):
         return "{greeting} (slow)"
 
 
-bus = lightbus.create()
+bus = lightbus.create(service_name="greetings")
 bus.client.register_api(GreeterApi())
 """
 
@@ -88,6 +88,8 @@ def test_an_edited_rpc_answers_with_its_new_value(reloading, bus_factory, raw_re
     reloads = [r for r in records if r.record == trace.WORKER_RELOADED]
     assert len(reloads) == 1
     assert reloads[0].process == before.process and reloads[0].pid == after.pid
+    # The worker's own service (set in its code), so `inspect --service` finds the record.
+    assert reloads[0].service == after.service == "greetings"
     assert reloads[0].detail["changed"] == ["bus.py"]
     assert reloads[0].detail["previous_pid"] == before.pid
 
