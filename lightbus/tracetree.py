@@ -32,7 +32,9 @@ _SENT = (trace.EVENT_FIRED, trace.RPC_CALLED, trace.REPLAY_PERFORMED)
 class Handling:
     """What one listener (or the RPC's worker, or its caller) did with a message.
 
-    ``records`` are all its attempts, oldest first; the other fields describe the last.
+    ``records`` are all its attempts, oldest first. The other fields describe the last
+    attempt, all from that one attempt (its queued and handler times together), with the
+    outcome (``status``, and the error of a handling that did not end ``ok``).
     """
 
     listener: str
@@ -60,7 +62,7 @@ class Handling:
             step=last.record,
             status=last.status,
             attempt=max(r.attempt for r in records),
-            queued_ms=records[0].queued_ms,
+            queued_ms=timed[-1].queued_ms,
             duration_ms=timed[-1].duration_ms,
             service=last.service,
             process=last.handled_by,
@@ -82,7 +84,7 @@ class Handling:
             "error_type": self.error_type,
             "error": self.error,
             "traceback": self.traceback,
-            "steps": [r.record for r in self.records],
+            "attempts": [_attempt_dict(r) for r in self.records],
         }
 
 
@@ -204,6 +206,22 @@ def _is_ancestor(node: TraceNode, candidate: TraceNode) -> bool:
 
 def _order(node: TraceNode) -> tuple[int, tuple[int, int, int]]:
     return (node.sent.sent_at or node.sent.ts, stream_position(node.sent.stream_id))
+
+
+def _attempt_dict(record: TraceRecord) -> dict[str, Any]:
+    """One record of a handling: one attempt (or the dead-lettering that ended them)."""
+    return {
+        "step": record.record,
+        "attempt": record.attempt,
+        "status": record.status,
+        "ts": record.ts,
+        "queued_ms": record.queued_ms,
+        "duration_ms": record.duration_ms,
+        "handled_by": record.handled_by,
+        "error_type": record.error_type,
+        "error": record.error,
+        "traceback": record.traceback,
+    }
 
 
 def _returned_dict(record: TraceRecord | None) -> dict[str, Any] | None:

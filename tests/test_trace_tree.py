@@ -66,60 +66,37 @@ def test_handlings_per_listener_keep_the_last_attempt_and_the_error():
     event = message("event", "placed")
     records = [
         event,
-        step(
-            event,
-            "event.failed",
-            listener="audit",
-            attempt=1,
-            status="error",
-            error_type="ValueError",
-            error="down",
-            traceback="tb1",
-            queued_ms=5.0,
-        ),
-        step(
-            event,
-            "event.failed",
-            listener="audit",
-            attempt=2,
-            status="error",
-            error_type="ValueError",
-            error="still down",
-            traceback="tb2",
-        ),
-        step(
-            event,
-            "event.dead_lettered",
-            listener="audit",
-            attempt=2,
-            status="dead",
-            error_type="ValueError",
-            error="still down",
-            handled_by="w-1",
-        ),
-        step(
-            event,
-            "event.failed",
-            listener="mail",
-            attempt=1,
-            status="error",
-            error_type="OSError",
-            error="smtp",
-        ),
+        step(event, "event.failed", listener="audit", attempt=1, status="error",
+             error_type="ValueError", error="down", traceback="tb1", queued_ms=5.0,
+             duration_ms=2.0),
+        step(event, "event.failed", listener="audit", attempt=2, status="error",
+             error_type="ValueError", error="still down", traceback="tb2", queued_ms=1507.0,
+             duration_ms=9.0),
+        step(event, "event.dead_lettered", listener="audit", attempt=2, status="dead",
+             error_type="ValueError", error="still down", handled_by="w-1"),
+        step(event, "event.failed", listener="mail", attempt=1, status="error",
+             error_type="OSError", error="smtp"),
         step(event, "event.handled", listener="mail", attempt=2, status="ok", duration_ms=3.0),
-    ]
+    ]  # fmt: skip
     [node] = build_tree(records)
     rows = {h.listener: h for h in node.handlings}
     assert rows["audit"].status == "dead" and rows["audit"].attempt == 2
     assert rows["audit"].error == "still down" and rows["audit"].process == "w-1"
-    assert rows["audit"].queued_ms == 5.0
+    # The figures of one attempt (the last), never attempt 1's queue beside attempt 2's run.
+    assert (rows["audit"].queued_ms, rows["audit"].duration_ms) == (1507.0, 9.0)
     assert rows["mail"].status == "ok" and rows["mail"].error_type == ""
     assert node.status == "dead"
     as_json = node.to_dict()
-    assert as_json["handlings"][0]["steps"] == [
-        "event.failed",
-        "event.failed",
-        "event.dead_lettered",
+    attempts = as_json["handlings"][0]["attempts"]
+    assert [(a["step"], a["attempt"], a["queued_ms"], a["duration_ms"]) for a in attempts] == [
+        ("event.failed", 1, 5.0, 2.0),
+        ("event.failed", 2, 1507.0, 9.0),
+        ("event.dead_lettered", 2, 0.0, 0.0),
+    ]
+    assert [(a["error"], a["traceback"]) for a in attempts] == [
+        ("down", "tb1"),
+        ("still down", "tb2"),
+        ("still down", ""),
     ]
 
 
