@@ -50,3 +50,29 @@ def test_every_page_is_in_the_navigation():
     for page in (ROOT / "docs").rglob("*.md"):
         relative = page.relative_to(ROOT / "docs").as_posix()
         assert relative in nav, f"{relative} is not in mkdocs.yml's nav"
+
+
+# Commands the design promises that do not exist yet. When one lands, take it off this
+# list and off the "Not available yet" notes.
+PLANNED = ("monitor", "replay")
+TOOL_MENTION = {
+    "monitor": r"\bmonitor\b",
+    "replay": r"\blightbus replay\b|\band replay\b|\breplay (?:reads?|all)\b",
+}
+
+
+def test_the_docs_say_which_commands_do_not_exist_yet():
+    from lightbus.cli import COMMANDS
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        text = " ".join(page.read_text().split())  # mentions may span lines
+        for name in re.findall(r"`lightbus ([a-z]+)", text):
+            assert name in COMMANDS or name in PLANNED, f"{page.name}: lightbus {name}"
+        for name in PLANNED:
+            assert name not in COMMANDS, f"lightbus {name} exists: drop it from PLANNED"
+            if re.search(TOOL_MENTION[name], text):
+                assert "not available yet" in text.lower(), f"{page.name} mentions {name}"
+    reference = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    notes = reference.split("## Not available yet", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`lightbus {name}`" in notes for name in PLANNED)
