@@ -99,13 +99,24 @@ class _Retry(Retry):
             _retrying.reset(token)
 
 
+def describe(exc: BaseException) -> str:
+    """What went wrong with Redis, in words, also for an error without a message.
+
+    asyncio's timeouts raise a bare ``TimeoutError`` whose text is empty; a log line
+    saying ``lost Redis ()`` would hide the cause.
+    """
+    reason = str(exc).rstrip(".")
+    if reason:
+        return reason
+    if isinstance(exc, TimeoutError | RedisTimeoutError):
+        return "no answer in time (timed out)"
+    return type(exc).__name__
+
+
 def connection_error(settings: Settings, exc: BaseException) -> BusConnectionError:
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
-    reason = str(exc).rstrip(".")
-    if not reason:
-        timed_out = isinstance(exc, TimeoutError | RedisTimeoutError)
-        reason = "no answer in time (timed out)" if timed_out else type(exc).__name__
+    reason = describe(exc)
     if isinstance(exc, AuthenticationError):
         return BusConnectionError(
             f"Redis at {url} refused the credentials: {reason}. Check the user and password "

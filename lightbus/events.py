@@ -38,7 +38,7 @@ from redis.exceptions import ResponseError
 from lightbus import delivery, trace
 from lightbus.acks import AckWriter
 from lightbus.blocking import BlockingReader
-from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
+from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, describe, guarded
 from lightbus.delivery import Entry, Unacknowledged, text
 from lightbus.errors import BusConnectionError
 from lightbus.invoke import is_async
@@ -183,7 +183,7 @@ class ListenerRunner:
                     logger.warning(
                         "Listener %s lost Redis (%s); reconnecting in %.2fs",
                         self.group,
-                        exc,
+                        describe(exc),
                         backoff.delay,
                     )
                     # A reply lost with the connection may have delivered entries to us
@@ -366,8 +366,12 @@ class ListenerRunner:
                 stream, self.group, self.consumer, min_idle_time=0, message_ids=ids, justid=True
             )
 
-    async def hand_back(self, entries: list[Entry]) -> None:
-        """Make unfinished entries reclaimable by another consumer at once (at shutdown)."""
+    async def hand_back(self, entries: list[Entry]) -> bool:
+        """Make unfinished entries reclaimable by another consumer at once (at shutdown).
+
+        True when Redis took the hand-back; False when it could not be reached (the
+        entries then stay pending on this consumer until ``ack_timeout``).
+        """
         idle_ms = int(self.client.settings.ack_timeout * 1000) + 1000
         by_stream: dict[str, list[str]] = {}
         for entry in entries:
@@ -387,6 +391,8 @@ class ListenerRunner:
                 await guarded(self.client.settings, pipe.execute())
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
             logger.warning("Could not hand back %d entries (%s)", len(entries), exc)
+            return False
+        return True
 
     # ------------------------------------------------------------------ handling
 

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from lightbus import context, ids, trace
 from lightbus.blocking import BlockingReader
-from lightbus.connection import CONNECTION_ERRORS, Backoff
+from lightbus.connection import CONNECTION_ERRORS, Backoff, describe
 from lightbus.errors import BusConnectionError, LightbusError, ValidationError
 from lightbus.message import ErrorInfo, Message, now_ms
 
@@ -107,7 +107,7 @@ class ReplyReader:
                 try:
                     item = await self._redis.blpop([self.key], timeout=BLOCK_SECONDS)
                 except (*CONNECTION_ERRORS, RedisError) as exc:
-                    logger.warning("Reply reader lost Redis (%s); retrying", exc)
+                    logger.warning("Reply reader lost Redis (%s); retrying", describe(exc))
                     await backoff.wait()
                     continue
                 backoff.reset()
@@ -179,7 +179,7 @@ class RpcServer:
                     item = await redis.blpop(queues, timeout=BLOCK_SECONDS)
                 except (*CONNECTION_ERRORS, RedisError) as exc:
                     self._slots.release()
-                    logger.warning("RPC server lost Redis (%s); retrying", exc)
+                    logger.warning("RPC server lost Redis (%s); retrying", describe(exc))
                     with contextlib.suppress(TimeoutError):  # a stop ends the wait
                         await asyncio.wait_for(self._stopping.wait(), backoff.next())
                     continue
