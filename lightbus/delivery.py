@@ -75,12 +75,12 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
             f"delivered {entry.attempt - 1} times without being acknowledged: the handler's "
             f"process died or hung each time (max_attempts={runner.max_attempts})"
         )
-        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt - 1)
+        await dead_letter(runner, entry, decoded_or_none(runner, entry), exc, "", entry.attempt - 1)
         return
     try:
         message = _accept(runner, entry)
     except ValueError as exc:  # includes msgspec's decode errors
-        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt)
+        await dead_letter(runner, entry, decoded_or_none(runner, entry), exc, "", entry.attempt)
         return
     # The handler and the runtime's log lines about the event carry its trace.
     token = context.enter_message(message.trace_id, message.span_id, message.id)
@@ -177,10 +177,11 @@ async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str,
     return checker.incoming(message.kwargs, "listener")
 
 
-def _decode_or_none(entry: Entry) -> Message | None:
+def decoded_or_none(runner: ListenerRunner, entry: Entry) -> Message | None:
+    """The entry's message, or None when it cannot be read, whatever the reason."""
     try:
         return Message.from_fields(entry.fields)
-    except ValueError:
+    except Exception:
         return None
 
 
