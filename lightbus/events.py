@@ -81,6 +81,7 @@ class ListenerRunner:
         self.group = client.keys.consumer_group(client.settings.service_name, listener.name)
         self.consumer = client.settings.process_name
         self.streams = listener.streams(client)
+        self.event_of = dict(zip(self.streams, listener.events, strict=True))
         self.max_attempts = listener.max_attempts or client.settings.max_attempts
         # Every entry this process holds: queued, being handled, or waiting for its ack.
         self.held: dict[tuple[str, str], Entry] = {}

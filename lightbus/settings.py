@@ -37,6 +37,7 @@ _POSITIVE = (
     "rpc_timeout",
     "connect_timeout",
     "max_payload_bytes",
+    "max_payload_depth",
     "event_stream_maxlen",
     "ack_timeout",
     "max_attempts",
@@ -69,6 +70,7 @@ class Settings:
     rpc_timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
     connect_timeout: float = 5.0
     max_payload_bytes: int = 1_000_000
+    max_payload_depth: int = 100
     event_stream_maxlen: int = 100_000
     ack_timeout: float = 60.0
     max_attempts: int = 5
