@@ -31,7 +31,6 @@ from lightbus.settings import Settings, redact_url
 T = TypeVar("T")
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-_SCHEMES = ("redis://", "rediss://", "unix://")
 # No blocking read of the bus (XREADGROUP BLOCK, BLPOP) waits longer than this.
 MAX_BLOCK_SECONDS = 2.0
 
@@ -48,14 +47,25 @@ def connect(
             see every lost connection (an event listener: the lost reply may have
             delivered entries to it) passes False and reconnects in its own loop.
     """
-    url = settings.redis_url
-    if not url.startswith(_SCHEMES):
-        raise ConfigError(
-            f"redis_url {redact_url(url)!r} must start with redis://, rediss:// or unix://",
-            key="redis_url",
-        )
+    url = settings.redis_url  # its form was checked with the settings (check_redis_url)
     tries = max(1, int(settings.connect_timeout / 0.5)) if retries else 0
-    pool = aioredis.BlockingConnectionPool.from_url(
+    try:
+        pool = _pool(settings, url, max_connections, blocking, tries)
+    except ValueError as exc:
+        # redis-py quotes the part of the URL it could not read, which may be the
+        # password: say what failed, not what it read.
+        raise ConfigError(
+            f"redis_url {redact_url(url)!r} was refused by redis-py ({type(exc).__name__}): "
+            f"check its form, redis://[user:password@]host[:port][/db][?option=value], and "
+            f"percent-encode special characters in the password.",
+            key="redis_url",
+        ) from None
+    # from_pool: closing the client closes its pool (Redis(connection_pool=) would leak it).
+    return aioredis.Redis.from_pool(pool)
+
+
+def _pool(settings: Settings, url: str, max_connections: int, blocking: bool, tries: int) -> Any:
+    return aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=None,
@@ -66,8 +76,6 @@ def connect(
         retry=_Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), tries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
-    # from_pool: closing the client closes its pool (Redis(connection_pool=) would leak it).
-    return aioredis.Redis.from_pool(pool)
 
 
 _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar(
