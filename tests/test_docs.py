@@ -50,3 +50,19 @@ def test_every_page_is_in_the_navigation():
     for page in (ROOT / "docs").rglob("*.md"):
         relative = page.relative_to(ROOT / "docs").as_posix()
         assert relative in nav, f"{relative} is not in mkdocs.yml's nav"
+
+
+def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exist():
+    page = (ROOT / "docs" / "explanation" / "delivery.md").read_text()
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", page))
+    defined: dict[str, set[str]] = {}
+    for path in (ROOT / "tests").glob("test_*.py"):
+        found = set(re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), re.M))
+        defined[path.name] = found
+    every = set().union(*defined.values())
+    assert named - every == set(), "named on the page but not defined"
+    reliability = set().union(
+        *(tests for name, tests in defined.items() if name.startswith("test_reliability_"))
+    )
+    assert reliability - named == set(), "reliability tests the page does not name"
+
