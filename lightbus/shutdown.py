@@ -115,13 +115,12 @@ async def stop_worker(
     for runner in runners:
         in_flight |= runner.in_flight
     running = sum(runner.pool.busy for runner in runners) + len(rpc.in_flight)
+    left = max(0.0, stop.grace_end - stop.loop.time())
     if running:
-        logger.info("Waiting up to %gs for %d handlers", stop.grace, running)
+        logger.info("Waiting up to %.1fs (shutdown_grace) for %s", left, _count(running, "handler"))
     unfinished: set[asyncio.Task[Any]] = set()
     if in_flight:
-        _, unfinished = await asyncio.wait(
-            in_flight, timeout=max(0.0, stop.grace_end - stop.loop.time())
-        )
+        _, unfinished = await asyncio.wait(in_flight, timeout=left)
     if unfinished:
         await _hand_back(stop, rpc, runners, unfinished)
     await hooks(stop)
@@ -143,8 +142,8 @@ async def _hand_back(
     await asyncio.wait(unfinished, timeout=1.0)
     if calls:
         logger.warning(
-            "%d RPC calls did not finish within shutdown_grace (%gs); their callers get RpcTimeout",
-            calls,
+            "%s did not finish within shutdown_grace (%gs); their callers get RpcTimeout",
+            _count(calls, "RPC call"),
             stop.grace,
         )
     for runner, entries in cut.items():
@@ -179,14 +178,18 @@ def _report_pending(
     ids = ", ".join(e.entry_id for e in [*cut, *unacked][:5])
     more = ", ..." if len(cut) + len(unacked) > 5 else ""
     logger.warning(
-        "%d events of listener %s stay pending (%s; entries %s%s); %s",
-        len(cut) + len(unacked),
+        "%s of listener %s stay pending (%s; entries %s%s); %s",
+        _count(len(cut) + len(unacked), "event"),
         runner.listener.name,
         ", ".join(parts),
         ids,
         more,
         then,
     )
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
 async def _record_stop(client: BusClient, record: trace.TraceRecord) -> None:
