@@ -65,4 +65,3 @@ def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exis
         *(tests for name, tests in defined.items() if name.startswith("test_reliability_"))
     )
     assert reliability - named == set(), "reliability tests the page does not name"
-
