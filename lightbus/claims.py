@@ -245,15 +245,17 @@ class Claims:
         keep = {runner.consumer, *(worker.process for worker in live)}
         idle_ms = int(client.settings.ack_timeout * 1000)
         removed: list[str] = []
-        for stream in runner.streams:
+        # The hand-back stream too: from Redis 7.2 on, every read creates its consumer.
+        for stream in [*runner.streams, self.handback_stream]:
             names = await self._remove_gone(keys=[stream], args=[runner.group, idle_ms, *keep])
             removed += [text(name) for name in names]
         if removed:
+            gone = sorted(set(removed))
             logger.info(
                 "Removed %d consumers of %s that are gone and held nothing: %s",
-                len(removed),
+                len(gone),
                 runner.group,
-                ", ".join(sorted(set(removed))),
+                ", ".join(gone),
             )
         return removed
 

@@ -157,7 +157,7 @@ class ListenerRunner:
         backoff = Backoff()
         take_back_own = True
         recreate_groups = False
-        next_renew = next_reclaim = 0.0
+        next_renew = next_reclaim = next_cleanup = 0.0
         self.ready.set()
         try:
             while not self.stopping.is_set():
@@ -173,10 +173,11 @@ class ListenerRunner:
                     if now >= next_renew:
                         next_renew = now + self._renew_every
                         await self.claims.renew_leases()
+                    if now >= next_cleanup:
+                        next_cleanup = now + self.client.settings.ack_timeout / 2
+                        await self.claims.remove_gone_consumers()
                     backlog = False
                     if now >= next_reclaim or self._reclaim_now:
-                        if now >= next_reclaim:
-                            await self.claims.remove_gone_consumers()
                         next_reclaim = now + self.client.settings.ack_timeout / 2
                         self._reclaim_now = False
                         backlog = await self.claims.reclaim_stale()

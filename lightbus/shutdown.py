@@ -15,9 +15,10 @@ From the signal on:
 4. **Say what stays pending**, run the ``on_stop`` hooks, write ``worker.stopped``, close
    the connections.
 
-Steps 3 and 4 share :data:`STOP_MARGIN` seconds past the grace. With Redis frozen or
-down, a write that does not answer in that time is given up (nothing is lost: the events
-stay pending and are redelivered), so a stop ends within
+Steps 3 and 4 share :data:`STOP_MARGIN` seconds past the grace (the hand-back at most
+:data:`HAND_BACK_SECONDS` of them, so the hooks still get their turn). With Redis frozen
+or down, a write that does not answer in that time is given up (nothing is lost: the
+events stay pending and are redelivered), so a stop ends within
 ``max(shutdown_grace, READERS_STOP) + STOP_MARGIN`` seconds of the signal.
 """
 
@@ -47,6 +48,8 @@ T = TypeVar("T")
 READERS_STOP = 2.0
 # Past the grace: handing back, the stop hooks, the last records, closing.
 STOP_MARGIN = 3.0
+# The hand-back's share of it, so the hooks (which may not need Redis) still run.
+HAND_BACK_SECONDS = 1.5
 
 
 class Stop:
@@ -63,10 +66,13 @@ class Stop:
         """Seconds until the stop must be over."""
         return max(0.0, self.deadline - self.loop.time())
 
-    async def within(self, work: Awaitable[T], what: str) -> T | None:
-        """Await ``work`` until the deadline; past it, give it up (None) and say so."""
+    async def within(self, work: Awaitable[T], what: str, at_most: float | None = None) -> T | None:
+        """Await ``work`` until the deadline (or ``at_most`` seconds); then give it up."""
+        end = self.deadline
+        if at_most is not None:
+            end = min(end, self.loop.time() + at_most)
         try:
-            async with asyncio.timeout_at(self.deadline) as limit:
+            async with asyncio.timeout_at(end) as limit:
                 return await work
         except TimeoutError:
             if not limit.expired():
@@ -153,7 +159,9 @@ async def _hand_back(
         if not entries and not unacked:
             continue
         handed = await stop.within(
-            runner.hand_back([*entries, *unacked]), f"handing back events of {runner.group}"
+            runner.hand_back([*entries, *unacked]),
+            f"handing back events of {runner.group}",
+            at_most=HAND_BACK_SECONDS,
         )
         _report_pending(stop, runner, entries, unacked, bool(handed))
 

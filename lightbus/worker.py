@@ -154,14 +154,15 @@ class Worker:
             client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
         )
         fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
+        await stop.within(self._close(), "closing the connections")
+        client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
+        return 1 if fatal else 0
+
+    async def _close(self) -> None:
         try:
-            # Bounded like the rest of the stop, but never skipped outright: it also ends
-            # the handler threads' pool.
-            async with asyncio.timeout(max(stop.left(), 1.0)):
-                await client.close()
+            await self.client.close()
         except Exception as exc:  # the work is done and handed back; cleanup is best effort
             logger.warning("Closing after the stop failed: %s: %r", type(exc).__name__, exc)
-        return 1 if fatal else 0
 
     async def _stop_hooks(self, stop: Stop) -> None:
         client = self.client
