@@ -32,9 +32,10 @@ from lightbus.settings import Settings
 MESSAGE_FIELD = FIELD.encode()
 
 # A JSON string (brackets inside it are text), or one bracket.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_QUOTED = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _AS_PARENS = bytes.maketrans(b"[]{}", b"()()")
 _OPEN = frozenset(b"[{")
 _CLOSE = frozenset(b"]}")
@@ -49,7 +50,7 @@ def nests_deeper(data: bytes, levels: int) -> bool:
     """True when the JSON text ``data`` nests lists and objects more than ``levels`` deep."""
     if data.count(b"[") + data.count(b"{") <= levels:
         return False  # not even that many brackets
-    brackets = _STRING.sub(b"", data).translate(_AS_PARENS, _NOT_BRACKETS)
+    brackets = _structure(data).translate(_AS_PARENS)
     # Each pass removes the innermost pairs, so one level: after `levels` passes only
     # what nests deeper is left.
     for _ in range(levels):
@@ -66,6 +67,20 @@ def beyond_recursion(api: str, name: str, settings: Settings) -> PayloadTooDeep:
     return PayloadTooDeep(
         api=api, name=name, limit=settings.max_payload_depth, detail="or holds itself"
     )
+
+
+def _structure(data: bytes) -> bytes:
+    """The brackets of the JSON text ``data`` that are not inside strings, in order."""
+    if b"\\" in data:
+        data = _ESCAPE.sub(b"", data)  # no escaped quote can end a string early now
+    marks = data.translate(None, _NOT_STRUCTURE)  # quotes and brackets only
+    # A string without brackets is now an empty pair of quotes. Removing adjacent pairs
+    # keeps the parity of the quotes before each bracket: if none is left, no bracket
+    # was inside a string (the usual case, at C speed).
+    brackets = marks.replace(b'""', b"")
+    if b'"' in brackets:
+        brackets = _QUOTED.sub(b"", marks)
+    return brackets
 
 
 def encode(message: Message, settings: Settings) -> bytes:
