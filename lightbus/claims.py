@@ -30,7 +30,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from lightbus import registry, trace
-from lightbus.connection import CONNECTION_ERRORS, guarded
+from lightbus.connection import CONNECTION_ERRORS, describe, guarded
 from lightbus.delivery import Entry, Unacknowledged, decoded_or_none, text
 from lightbus.errors import BusConnectionError
 from lightbus.message import now_ms
@@ -231,7 +231,7 @@ class Claims:
                 )
                 await guarded(settings, pipe.execute())
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
-            logger.warning("Could not hand back %d entries (%s)", len(entries), exc)
+            logger.warning("Could not hand back %d entries (%s)", len(entries), describe(exc))
             return False
         return True
 

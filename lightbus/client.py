@@ -19,7 +19,7 @@ from lightbus import context, ids, limits, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
-from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, guarded
+from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, describe, guarded
 from lightbus.errors import (
     BusConnectionError,
     InvalidArguments,
@@ -509,7 +509,7 @@ class BusClient:
             try:
                 await self.write_records(records)
             except (BusConnectionError, *CONNECTION_ERRORS) as exc:
-                logger.warning("Dropped %d trace records: %s", len(records), exc)
+                logger.warning("Dropped %d trace records: %s", len(records), describe(exc))
 
     async def write_records(self, records: Sequence[trace.TraceRecord | None]) -> None:
         """Write ``records`` (None entries, as made with tracing off, are skipped) in one go."""

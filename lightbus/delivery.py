@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightbus import context, limits, trace
-from lightbus.connection import CONNECTION_ERRORS, Backoff, guarded
+from lightbus.connection import CONNECTION_ERRORS, Backoff, describe, guarded
 from lightbus.deadletter import DeadLetter
 from lightbus.errors import BusConnectionError, ValidationError
 from lightbus.message import FIELD, Message, now_ms
@@ -374,9 +374,11 @@ async def persist(
                 return list(await guarded(client.settings, pipe.execute()))
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
             if time.monotonic() >= give_up:
-                logger.error("Could not %s (%s); it stays pending for redelivery", what, exc)
+                logger.error(
+                    "Could not %s (%s); it stays pending for redelivery", what, describe(exc)
+                )
                 return []
-            logger.warning("Could not %s (%s); retrying", what, exc)
+            logger.warning("Could not %s (%s); retrying", what, describe(exc))
             await asyncio.sleep(backoff.next())
 
 

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lightbus import registry, trace
-from lightbus.connection import guarded
+from lightbus.connection import describe, guarded
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -207,4 +207,4 @@ async def _record_stop(client: BusClient, record: trace.TraceRecord) -> None:
             client.tracer.add(pipe, record)
             await guarded(client.settings, pipe.execute())
     except Exception as exc:
-        logger.warning("Could not record the stop: %s", exc)
+        logger.warning("Could not record the stop: %s", describe(exc))

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from lightbus import registry, trace
-from lightbus.connection import guarded
+from lightbus.connection import describe, guarded
 from lightbus.errors import BusModuleError
 from lightbus.message import HOST
 from lightbus.rpc import RpcServer
@@ -244,7 +244,7 @@ class Worker:
             try:
                 await self._publish()
             except Exception as exc:
-                logger.warning("Heartbeat failed: %s", exc)
+                logger.warning("Heartbeat failed: %s", describe(exc))
 
     def describe(self) -> str:
         client = self.client
