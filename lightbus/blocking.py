@@ -42,12 +42,15 @@ class BlockingReader:
 
     async def _request(self, data: bytes, block: float) -> Any:
         connection = self._connection
+        limit = block + GRACE_SECONDS
         try:
-            async with asyncio.timeout(block + GRACE_SECONDS):
+            async with asyncio.timeout(limit) as timer:
                 await connection.send_packed_command(data, check_health=False)
                 return await connection.read_response()
-        except BaseException:
+        except BaseException as exc:
             await connection.disconnect(nowait=True)
+            if isinstance(exc, TimeoutError) and timer.expired():
+                raise TimeoutError(f"no answer within {limit:g}s (timed out)") from None
             raise
 
     async def xreadgroup(

@@ -15,16 +15,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from lightbus import context, ids, registry, trace
+from lightbus import context, ids, limits, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
-from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, guarded
+from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, describe, guarded
 from lightbus.errors import (
     BusConnectionError,
     InvalidArguments,
     LightbusError,
-    PayloadTooLarge,
     RemoteError,
     RpcTimeout,
     UnknownApi,
@@ -38,7 +37,7 @@ from lightbus.rpc import ReplyReader, deadline_guard
 from lightbus.schedule import Schedule
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
-from lightbus.validation import Checkers, remote_validation_error
+from lightbus.validation import Checker, Checkers, remote_validation_error
 
 logger = logging.getLogger("lightbus")
 
@@ -203,15 +202,14 @@ class BusClient:
         return cached[1]
 
     def _encode(self, message: Message) -> bytes:
-        data = message.to_json()
-        if len(data) > self.settings.max_payload_bytes:
-            raise PayloadTooLarge(
-                api=message.api,
-                name=message.name,
-                size=len(data),
-                limit=self.settings.max_payload_bytes,
-            )
-        return data
+        return limits.encode(message, self.settings)
+
+    def _outgoing(self, checker: Checker, kwargs: dict[str, Any], side: str) -> dict[str, Any]:
+        """The arguments in their wire form (see :meth:`Checker.outgoing`), within limits."""
+        try:
+            return checker.outgoing(kwargs, side)
+        except RecursionError:  # nested deeper than any decoder reads
+            raise limits.beyond_recursion(checker.api, checker.name, self.settings) from None
 
     # ---------------------------------------------------------------- argument specs
 
@@ -264,7 +262,7 @@ class BusClient:
         spec = await self.spec(api, name, "rpc")
         spec.check((), kwargs)
         checker = await self.checkers.get(api, name, "rpc")
-        kwargs = checker.outgoing(kwargs)
+        kwargs = self._outgoing(checker, kwargs, "caller")
         timeout = timeout or self.settings.rpc_timeouts.get(api) or self.settings.rpc_timeout
         if self._replies is None:
             self._replies = ReplyReader(self)
@@ -343,7 +341,10 @@ class BusClient:
         spec.check((), call.kwargs)
         method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
         result = await self.invoke(method, trace=(call.trace_id, call.span_id, call.id), **kwargs)
-        return checker.result_out(result)
+        try:
+            return checker.result_out(result)
+        except RecursionError:  # the result nests deeper than any decoder reads
+            raise limits.beyond_recursion(call.api, call.name, self.settings) from None
 
     # ---------------------------------------------------------------- events
 
@@ -393,7 +394,7 @@ class BusClient:
                     )
                 spec.check((), kwargs)
                 kwargs = spec.with_defaults(dict(kwargs))
-                sent = checker.outgoing(kwargs, "firer")
+                sent = self._outgoing(checker, kwargs, "firer")
                 message = self.make_message("event", api, name, kwargs=sent, **options)
                 made.append((message, self._encode(message), kwargs))
             except LightbusError as exc:
@@ -522,7 +523,7 @@ class BusClient:
             try:
                 await self.write_records(records)
             except (BusConnectionError, *CONNECTION_ERRORS) as exc:
-                logger.warning("Dropped %d trace records: %s", len(records), exc)
+                logger.warning("Dropped %d trace records: %s", len(records), describe(exc))
 
     async def write_records(self, records: Sequence[trace.TraceRecord | None]) -> None:
         """Write ``records`` (None entries, as made with tracing off, are skipped) in one go."""

@@ -31,7 +31,6 @@ from lightbus.settings import Settings, redact_url
 T = TypeVar("T")
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-_SCHEMES = ("redis://", "rediss://", "unix://")
 # No blocking read of the bus (XREADGROUP BLOCK, BLPOP) waits longer than this.
 MAX_BLOCK_SECONDS = 2.0
 
@@ -48,14 +47,25 @@ def connect(
             see every lost connection (an event listener: the lost reply may have
             delivered entries to it) passes False and reconnects in its own loop.
     """
-    url = settings.redis_url
-    if not url.startswith(_SCHEMES):
-        raise ConfigError(
-            f"redis_url {redact_url(url)!r} must start with redis://, rediss:// or unix://",
-            key="redis_url",
-        )
+    url = settings.redis_url  # its form was checked with the settings (check_redis_url)
     tries = max(1, int(settings.connect_timeout / 0.5)) if retries else 0
-    pool = aioredis.BlockingConnectionPool.from_url(
+    try:
+        pool = _pool(settings, url, max_connections, blocking, tries)
+    except ValueError as exc:
+        # redis-py quotes the part of the URL it could not read, which may be the
+        # password: say what failed, not what it read.
+        raise ConfigError(
+            f"redis_url {redact_url(url)!r} was refused by redis-py ({type(exc).__name__}): "
+            f"check its form, redis://[user:password@]host[:port][/db][?option=value], and "
+            f"percent-encode special characters in the password.",
+            key="redis_url",
+        ) from None
+    # from_pool: closing the client closes its pool (Redis(connection_pool=) would leak it).
+    return aioredis.Redis.from_pool(pool)
+
+
+def _pool(settings: Settings, url: str, max_connections: int, blocking: bool, tries: int) -> Any:
+    return aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=None,
@@ -66,8 +76,6 @@ def connect(
         retry=_Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), tries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
-    # from_pool: closing the client closes its pool (Redis(connection_pool=) would leak it).
-    return aioredis.Redis.from_pool(pool)
 
 
 _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -99,13 +107,24 @@ class _Retry(Retry):
             _retrying.reset(token)
 
 
+def describe(exc: BaseException) -> str:
+    """What went wrong with Redis, in words, also for an error without a message.
+
+    asyncio's timeouts raise a bare ``TimeoutError`` whose text is empty; a log line
+    saying ``lost Redis ()`` would hide the cause.
+    """
+    reason = str(exc).rstrip(".")
+    if reason:
+        return reason
+    if isinstance(exc, TimeoutError | RedisTimeoutError):
+        return "no answer in time (timed out)"
+    return type(exc).__name__
+
+
 def connection_error(settings: Settings, exc: BaseException) -> BusConnectionError:
     """The error a user sees when Redis cannot be reached."""
     url = settings.redacted_url()
-    reason = str(exc).rstrip(".")
-    if not reason:
-        timed_out = isinstance(exc, TimeoutError | RedisTimeoutError)
-        reason = "no answer in time (timed out)" if timed_out else type(exc).__name__
+    reason = describe(exc)
     if isinstance(exc, AuthenticationError):
         return BusConnectionError(
             f"Redis at {url} refused the credentials: {reason}. Check the user and password "

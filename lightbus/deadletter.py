@@ -54,7 +54,8 @@ class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
         """The original message. Raises ``ValueError`` when it never decoded."""
         try:
             return Message.from_json(self.raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            # RecursionError: nested too deeply to decode (dead-lettered for that reason).
             raise ValueError(
                 f"dead letter {self.stream_id} holds no valid message: {exc}"
             ) from None

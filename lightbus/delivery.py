@@ -4,9 +4,12 @@ The steps, in order:
 
 1. An entry delivered more than ``max_attempts`` times without being acknowledged (its
    handler kept killing or hanging the process) is dead-lettered without running again.
-2. An entry that does not decode, or is not an event of the streams the listener reads,
-   or whose arguments do not fit the event's parameters, is dead-lettered at once with
-   the reason: retrying cannot fix it.
+2. An entry that cannot be read (it does not decode, is over ``max_payload_bytes`` or
+   ``max_payload_depth``, or is of a newer protocol version: :mod:`lightbus.limits`), is
+   not an event of the streams the listener reads, or whose arguments do not fit the
+   event's parameters, is dead-lettered at once with the reason: retrying cannot fix
+   it. So is an entry on which any other step of the bus's own fails, whatever the
+   exception: it never stops the entries after it, the listener or a reclaim pass.
 3. The handler runs. On success the entry is acknowledged (``XACK`` in one write with
    the ``event.handled`` record; the acks of entries handled in the same turn share one
    ``XACK``: :mod:`lightbus.acks`); the acknowledgement is retried through a lost
@@ -30,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lightbus import context, trace
-from lightbus.connection import CONNECTION_ERRORS, Backoff, guarded
+from lightbus import context, limits, trace
+from lightbus.connection import CONNECTION_ERRORS, Backoff, describe, guarded
 from lightbus.deadletter import DeadLetter
 from lightbus.errors import BusConnectionError, ValidationError
 from lightbus.message import FIELD, Message, now_ms
@@ -69,18 +72,40 @@ class Undeliverable(ValueError):
 
 
 async def handle(runner: ListenerRunner, entry: Entry) -> None:
-    """Handle ``entry`` to the end: acknowledged, dead-lettered, or left pending."""
+    """Handle ``entry`` to the end: acknowledged, dead-lettered, or left pending.
+
+    A step of the bus's own that fails on the entry, with whatever exception, dead-letters
+    it with the reason (and the traceback): the entries after it, the listener and its
+    reclaim passes carry on. Only a lost connection leaves the entry pending.
+    """
+    try:
+        await _deliver(runner, entry)
+    except (BusConnectionError, *CONNECTION_ERRORS):
+        raise  # transient: the entry stays pending and is delivered again
+    except Exception as exc:
+        if entry.acking:
+            raise  # handled: its acknowledgement is on its way
+        logger.exception(
+            "Listener %s could not handle entry %s of %s",
+            runner.listener.name,
+            entry.entry_id,
+            entry.stream,
+        )
+        await dead_letter(runner, entry, None, exc, traceback.format_exc(), entry.attempt)
+
+
+async def _deliver(runner: ListenerRunner, entry: Entry) -> None:
     if entry.attempt > runner.max_attempts:
         exc = Undeliverable(
             f"delivered {entry.attempt - 1} times without being acknowledged: the handler's "
             f"process died or hung each time (max_attempts={runner.max_attempts})"
         )
-        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt - 1)
+        await dead_letter(runner, entry, decoded_or_none(runner, entry), exc, "", entry.attempt - 1)
         return
     try:
         message = _accept(runner, entry)
-    except ValueError as exc:  # includes msgspec's decode errors
-        await dead_letter(runner, entry, _decode_or_none(entry), exc, "", entry.attempt)
+    except Exception as exc:  # msgspec's decode errors, the limits, a RecursionError...
+        await dead_letter(runner, entry, decoded_or_none(runner, entry), exc, "", entry.attempt)
         return
     # The handler and the runtime's log lines about the event carry its trace.
     token = context.enter_message(message.trace_id, message.span_id, message.id)
@@ -97,10 +122,14 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
             kwargs = local.incoming(message.kwargs, "listener")
         else:
             kwargs = await _checked_kwargs(runner, message)
-    except ValidationError as exc:
-        # Retrying cannot make a bad payload good: dead-letter it at once.
+    except (BusConnectionError, *CONNECTION_ERRORS):
+        raise  # the schema lookup lost Redis: delivered again later
+    except Exception as exc:
+        # Retrying cannot make a bad payload good: dead-letter it at once. Not only a
+        # ValidationError: a parameter type's own checks may raise anything.
         logger.error("Listener %s refused %s: %s", runner.listener.name, message.id, exc)
-        await dead_letter(runner, entry, message, exc, "", entry.attempt)
+        tb = "" if isinstance(exc, ValidationError) else traceback.format_exc()
+        await dead_letter(runner, entry, message, exc, tb, entry.attempt)
         return
     client = runner.client
     while True:
@@ -147,8 +176,9 @@ def _being_cancelled() -> bool:
 
 
 def _accept(runner: ListenerRunner, entry: Entry) -> Message:
-    """Decode an entry; raise ``ValueError`` saying why it is not an event to handle here."""
-    message = Message.from_fields(entry.fields)
+    """Decode an entry within the limits; raise saying why it is not an event to handle here."""
+    api, name = runner.event_of[entry.stream]
+    message = limits.decode_fields(entry.fields, runner.client.settings, api, name)
     if message.kind != "event" or (message.api, message.name) not in runner.listener.events:
         raise Undeliverable(
             f"entry {entry.entry_id} of {entry.stream} holds a message of kind "
@@ -177,10 +207,12 @@ async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str,
     return checker.incoming(message.kwargs, "listener")
 
 
-def _decode_or_none(entry: Entry) -> Message | None:
+def decoded_or_none(runner: ListenerRunner, entry: Entry) -> Message | None:
+    """The entry's message, or None when it cannot be read, whatever the reason."""
     try:
-        return Message.from_fields(entry.fields)
-    except ValueError:
+        api, name = runner.event_of[entry.stream]
+        return limits.decode_fields(entry.fields, runner.client.settings, api, name)
+    except Exception:
         return None
 
 
@@ -255,7 +287,7 @@ async def dead_letter(
     """Move ``entry`` to the dead-letter stream, acknowledge it, record it."""
     client = runner.client
     # The dead letter belongs to the stream the entry was read from, whatever it claims.
-    api, name = runner.listener.events[runner.streams.index(entry.stream)]
+    api, name = runner.event_of[entry.stream]
     letter = DeadLetter(
         api=api,
         name=name,
@@ -342,9 +374,11 @@ async def persist(
                 return list(await guarded(client.settings, pipe.execute()))
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
             if time.monotonic() >= give_up:
-                logger.error("Could not %s (%s); it stays pending for redelivery", what, exc)
+                logger.error(
+                    "Could not %s (%s); it stays pending for redelivery", what, describe(exc)
+                )
                 return []
-            logger.warning("Could not %s (%s); retrying", what, exc)
+            logger.warning("Could not %s (%s); retrying", what, describe(exc))
             await asyncio.sleep(backoff.next())
 
 

@@ -13,6 +13,7 @@ The tree::
     │   ├── NotSerializable         an argument or result cannot be sent as JSON
     │   └── ValidationError         a value does not match the schema (names the field path)
     ├── PayloadTooLarge             the encoded message is over the size limit
+    ├── PayloadTooDeep              the payload nests lists and objects over the depth limit
     ├── RpcTimeout                  no result arrived before the call's deadline
     ├── RemoteError                 the remote handler raised; carries its type and traceback
     ├── UnknownId                   no message or trace in the trace stream has this id
@@ -180,6 +181,25 @@ class PayloadTooLarge(LightbusError):
         super().__init__(
             f"{api}.{name}: the message is {size} bytes, over the limit of {limit} bytes "
             f"(setting max_payload_bytes). Send a reference to the data instead."
+        )
+
+
+class PayloadTooDeep(LightbusError):
+    """The payload nests lists and objects deeper than the ``max_payload_depth`` setting.
+
+    Raised when firing or calling (nothing is sent), and the reason a listener
+    dead-letters such an entry from another producer.
+    """
+
+    def __init__(self, *, api: str, name: str, limit: int, detail: str = "") -> None:
+        self.api = api
+        self.name = name
+        self.limit = limit
+        also = f" ({detail})" if detail else ""
+        super().__init__(
+            f"{api}.{name}: the payload nests lists and objects more than {limit} levels "
+            f"deep{also}, over the limit (setting max_payload_depth). Flatten the data, or "
+            f"send a reference to it instead."
         )
 
 

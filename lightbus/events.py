@@ -5,18 +5,21 @@ to; each process is a consumer named by its process name. An entry is acknowledg
 (``XACK``, in one pipeline with its ``event.handled`` trace record) only after the
 handler returns; what happens to one entry is :mod:`lightbus.delivery`'s job.
 
-This module owns the reading loop and the ownership of pending entries:
+This module owns the reading loop: it reads at most as many entries as the listener
+has free handler slots (``listener_concurrency``), so a slow handler never makes it
+read without bound, and it schedules the work of :mod:`lightbus.claims` on the pending
+entries:
 
-- it reads at most as many entries as the listener has free handler slots
-  (``listener_concurrency``), so a slow handler never makes it read without bound;
 - while a handler runs, its entry's lease is renewed (``XCLAIM ... JUSTID`` resets the
   idle time) so a slow but live handler is not reclaimed by another consumer;
 - entries idle past ``ack_timeout`` (their consumer died or hung) are reclaimed with
-  ``XAUTOCLAIM`` by any live consumer of the group;
+  ``XAUTOCLAIM`` by any live consumer of the group, every ``ack_timeout / 2``, and at
+  once when a stopping consumer says it handed entries back (its note arrives on the
+  group's hand-back stream, read in the same ``XREADGROUP`` as the events); the same
+  pass removes consumers that are gone and hold nothing;
 - at start, and after every lost connection, it takes back its own pending entries at
   once (a restarted process with the same process name resumes where it died);
-- at shutdown, entries whose handlers did not finish are handed back: their idle time
-  is set past ``ack_timeout`` so another consumer reclaims them without waiting.
+- at shutdown, entries whose handlers did not finish are handed back.
 
 A redelivery (``XCLAIM`` and ``XAUTOCLAIM`` bump the delivery count) is the next
 ``attempt``; the lost attempt is recorded in the trace as ``event.failed`` with the
@@ -35,14 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from lightbus import delivery, trace
+from lightbus import delivery
 from lightbus.acks import AckWriter
 from lightbus.blocking import BlockingReader
-from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, guarded
-from lightbus.delivery import Entry, Unacknowledged, text
-from lightbus.errors import BusConnectionError
+from lightbus.claims import Claims
+from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, describe
+from lightbus.delivery import Entry, text
 from lightbus.invoke import is_async
-from lightbus.message import Message, now_ms
 from lightbus.pool import HandlerPool
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ class ListenerRunner:
         self.group = client.keys.consumer_group(client.settings.service_name, listener.name)
         self.consumer = client.settings.process_name
         self.streams = listener.streams(client)
+        self.event_of = dict(zip(self.streams, listener.events, strict=True))
         self.max_attempts = listener.max_attempts or client.settings.max_attempts
         # Every entry this process holds: queued, being handled, or waiting for its ack.
         self.held: dict[tuple[str, str], Entry] = {}
@@ -96,9 +99,10 @@ class ListenerRunner:
             finish=self.acks.flushed,
             name=f"lightbus-listener-{listener.name}",
         )
-        self._redis: Any = None  # claims, leases, pending lists: not the hot path
+        self.redis: Any = None  # claims, leases, pending lists: not the hot path
         self._reader: Any = None  # XREADGROUP on a dedicated connection
-        self._cursors: dict[str, str] = {}  # XAUTOCLAIM's position per stream
+        self.claims = Claims(self)
+        self._reclaim_now = False  # another consumer handed entries back
         ack_ms = client.settings.ack_timeout * 1000
         # Leases are renewed three times per ack_timeout, and a blocking read never
         # outlasts a renewal period, so a live handler's entry is never idle that long.
@@ -111,7 +115,8 @@ class ListenerRunner:
         return set(self.pool.tasks)
 
     @property
-    def _free(self) -> int:
+    def free(self) -> int:
+        """Handler slots neither busy nor promised to a queued entry."""
         return self.pool.free
 
     def unfinished(self) -> list[Entry]:
@@ -131,12 +136,13 @@ class ListenerRunner:
                 await asyncio.gather(self.task, return_exceptions=True)
 
     async def create_groups(self, since: str | None = None) -> None:
-        redis = self._redis or self.client.redis
-        for stream in self.streams:
+        redis = self.redis or self.client.redis
+        # The hand-back stream from now on: what was handed back before is reclaimed by
+        # the first pass anyway.
+        starts = [(stream, since or self.listener.since) for stream in self.streams]
+        for stream, start in [*starts, (self.claims.handback_stream, "$")]:
             try:
-                await redis.xgroup_create(
-                    stream, self.group, id=since or self.listener.since, mkstream=True
-                )
+                await redis.xgroup_create(stream, self.group, id=start, mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
@@ -145,13 +151,13 @@ class ListenerRunner:
 
     async def run(self) -> None:
         """Read and handle entries until :meth:`stop`; then return (in-flight tasks remain)."""
-        self._redis = connect(self.client.settings, blocking=True, max_connections=1, retries=False)
+        self.redis = connect(self.client.settings, blocking=True, max_connections=1, retries=False)
         self._reader = BlockingReader(self.client.settings)
         self.pool.start()
         backoff = Backoff()
         take_back_own = True
         recreate_groups = False
-        next_renew = next_reclaim = 0.0
+        next_renew = next_reclaim = next_cleanup = 0.0
         self.ready.set()
         try:
             while not self.stopping.is_set():
@@ -162,19 +168,23 @@ class ListenerRunner:
                         await self.create_groups(since="0")
                         recreate_groups = False
                     if take_back_own:
-                        take_back_own = not await self._take_back_own_pending()
+                        take_back_own = not await self.claims.take_back_own()
                     now = time.monotonic()
                     if now >= next_renew:
                         next_renew = now + self._renew_every
-                        await self._renew_leases()
+                        await self.claims.renew_leases()
+                    if now >= next_cleanup:
+                        next_cleanup = now + self.client.settings.ack_timeout / 2
+                        await self.claims.remove_gone_consumers()
                     backlog = False
-                    if now >= next_reclaim:
+                    if now >= next_reclaim or self._reclaim_now:
                         next_reclaim = now + self.client.settings.ack_timeout / 2
-                        backlog = await self._reclaim_stale()
+                        self._reclaim_now = False
+                        backlog = await self.claims.reclaim_stale()
                         if backlog:
                             next_reclaim = now  # again as soon as a slot is free
                     # Older work first: while stale entries wait, no blocking read.
-                    if self._free > 0 and not backlog:
+                    if self.free > 0 and not backlog:
                         await self._read_new()
                     else:
                         await self._wait_for_slot(self._renew_every)
@@ -183,7 +193,7 @@ class ListenerRunner:
                     logger.warning(
                         "Listener %s lost Redis (%s); reconnecting in %.2fs",
                         self.group,
-                        exc,
+                        describe(exc),
                         backoff.delay,
                     )
                     # A reply lost with the connection may have delivered entries to us
@@ -206,7 +216,7 @@ class ListenerRunner:
             self.ready.set()
             self.pool.close()  # what was read still runs; then the handler tasks end
             await self._reader.aclose()
-            await self._redis.aclose(close_connection_pool=True)
+            await self.redis.aclose(close_connection_pool=True)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -214,7 +224,7 @@ class ListenerRunner:
 
     async def _wait_for_slot(self, timeout: float) -> None:
         self.pool.slot_freed.clear()
-        if self._free <= 0 and not self.stopping.is_set():
+        if self.free <= 0 and not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.pool.slot_freed.wait(), timeout)
 
@@ -223,174 +233,41 @@ class ListenerRunner:
         # their acks in one or two writes): waiting briefly for half the slots makes each
         # read fetch a batch instead of one entry per round trip.
         wanted = max(1, self.client.settings.listener_concurrency // 2)
-        if self._free < wanted:
+        if self.free < wanted:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(BATCH_WAIT):
-                    while self._free < wanted and not self.stopping.is_set():
+                    while self.free < wanted and not self.stopping.is_set():
                         self.pool.slot_freed.clear()
                         await self.pool.slot_freed.wait()
         if self.stopping.is_set():
             return
+        handback = self.claims.handback_stream
         reply = await self._reader.xreadgroup(
             self.group,
             self.consumer,
-            {stream: ">" for stream in self.streams},
-            count=self._free,
+            {**{stream: ">" for stream in self.streams}, handback: ">"},
+            count=self.free,
             block=self._block_ms,
         )
         for stream, entries in reply or ():
             name = text(stream)
+            if name == handback:
+                await self._handed_back([text(entry_id) for entry_id, _ in entries])
+                continue
             for entry_id, fields in entries:
-                self._spawn(Entry(name, text(entry_id), fields, attempt=1))
+                self.spawn(Entry(name, text(entry_id), fields, attempt=1))
         self.pool.dispatch()
 
-    # ------------------------------------------------------------------ ownership
-
-    def _held(self, stream: str) -> set[str]:
-        return {entry_id for s, entry_id in self.held if s == stream}
-
-    async def _take_back_own_pending(self) -> bool:
-        """Claim our own pending entries that no task holds. True when none are left."""
-        done = True
-        for stream in self.streams:
-            if self._free <= 0:
-                return False
-            held = self._held(stream)
-            want = self._free + len(held)
-            pending = await self._redis.xpending_range(
-                stream, self.group, min="-", max="+", count=want, consumername=self.consumer
-            )
-            ids = [text(p["message_id"]) for p in pending]
-            ids = [i for i in ids if i not in held][: self._free]
-            if len(pending) >= want:
-                done = False
-            if ids:
-                claimed = await self._redis.xclaim(
-                    stream, self.group, self.consumer, min_idle_time=0, message_ids=ids
-                )
-                await self._spawn_claimed(stream, claimed, "its earlier delivery to this process")
-        return done
-
-    async def _reclaim_stale(self) -> bool:
-        """Claim entries idle past ``ack_timeout``. True when more may be waiting."""
-        idle_ms = int(self.client.settings.ack_timeout * 1000)
-        more = False
-        for stream in self.streams:
-            if self._free <= 0:
-                return True
-            reply = await self._redis.xautoclaim(
-                stream,
-                self.group,
-                self.consumer,
-                min_idle_time=idle_ms,
-                start_id=self._cursors.get(stream, "0-0"),
-                count=self._free,
-            )
-            # Go on from where this pass stopped: a dead consumer's backlog is taken a
-            # batch per free slots, as fast as handlers free them, not one per period.
-            cursor = text(reply[0])
-            self._cursors[stream] = cursor
-            more = more or cursor != "0-0"
-            held = self._held(stream)
-            claimed = [(eid, f) for eid, f in reply[1] if text(eid) not in held]
-            if claimed:
-                logger.warning(
-                    "Reclaimed %d entries of %s idle past ack_timeout (%gs)",
-                    len(claimed),
-                    stream,
-                    self.client.settings.ack_timeout,
-                )
-            await self._spawn_claimed(
-                stream,
-                claimed,
-                f"no acknowledgement within ack_timeout ({self.client.settings.ack_timeout:g}s)",
-            )
-            for dead_id in reply[2] if len(reply) > 2 else ():
-                logger.warning(
-                    "Entry %s of %s was trimmed from the stream before it was handled",
-                    text(dead_id),
-                    stream,
-                )
-        return more
-
-    async def _spawn_claimed(self, stream: str, claimed: list[Any], why: str) -> None:
-        """Start handling claimed entries, with their delivery counts as the attempt."""
-        entries = [(text(eid), fields) for eid, fields in claimed if fields]
-        if not entries:
-            return
-        ids = sorted((eid for eid, _ in entries), key=_id_order)  # "5-10" comes after "5-9"
-        pending = await self._redis.xpending_range(
-            stream, self.group, min=ids[0], max=ids[-1], count=len(ids) + 100
-        )
-        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        lost: list[trace.TraceRecord] = []
-        for eid, fields in entries:
-            attempt = max(2, counts.get(eid, 2))
-            entry = Entry(stream, eid, fields, attempt=attempt)
-            record = self._lost_record(entry, why)
-            if record is not None:
-                lost.append(record)
-            self._spawn(entry)
-        self.pool.dispatch()
-        if lost and self.client.tracer.enabled:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for record in lost:
-                    self.client.tracer.add(pipe, record)
-                await pipe.execute()
-
-    def _lost_record(self, entry: Entry, why: str) -> trace.TraceRecord | None:
-        try:
-            message = Message.from_fields(entry.fields)
-        except ValueError:
-            return None  # the delivery dead-letters it and records that
-        message.attempt = entry.attempt - 1
-        return self.client.tracer.for_message(
-            trace.EVENT_FAILED,
-            message,
-            listener=self.listener.name,
-            status="error",
-            queued_ms=max(0, now_ms() - message.sent_at),
-            error=Unacknowledged(
-                f"attempt {entry.attempt - 1} was not acknowledged ({why}); "
-                f"redelivered as attempt {entry.attempt}"
-            ),
-            with_payload=False,
-        )
-
-    async def _renew_leases(self) -> None:
-        by_stream: dict[str, list[str]] = {}
-        for stream, entry_id in self.held:
-            by_stream.setdefault(stream, []).append(entry_id)
-        for stream, ids in by_stream.items():
-            await self._redis.xclaim(
-                stream, self.group, self.consumer, min_idle_time=0, message_ids=ids, justid=True
-            )
-
-    async def hand_back(self, entries: list[Entry]) -> None:
-        """Make unfinished entries reclaimable by another consumer at once (at shutdown)."""
-        idle_ms = int(self.client.settings.ack_timeout * 1000) + 1000
-        by_stream: dict[str, list[str]] = {}
-        for entry in entries:
-            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
-        try:
-            async with self.client.redis.pipeline(transaction=False) as pipe:
-                for stream, ids in by_stream.items():
-                    pipe.xclaim(
-                        stream,
-                        self.group,
-                        self.consumer,
-                        min_idle_time=0,
-                        message_ids=ids,
-                        idle=idle_ms,
-                        justid=True,
-                    )
-                await guarded(self.client.settings, pipe.execute())
-        except (BusConnectionError, *CONNECTION_ERRORS) as exc:
-            logger.warning("Could not hand back %d entries (%s)", len(entries), exc)
+    async def _handed_back(self, notes: list[str]) -> None:
+        """A stopping consumer handed entries back: reclaim them now, not at the next pass."""
+        self._reclaim_now = True
+        self.claims.handed_back()
+        await self.redis.xack(self.claims.handback_stream, self.group, *notes)
 
     # ------------------------------------------------------------------ handling
 
-    def _spawn(self, entry: Entry) -> None:
+    def spawn(self, entry: Entry) -> None:
+        """Queue ``entry`` for a handler slot; it is held (renewed, handed back) from now."""
         self.held[entry.stream, entry.entry_id] = entry
         self.pool.submit(entry)
 
@@ -400,6 +277,10 @@ class ListenerRunner:
         finally:
             if not entry.acking:  # dead-lettered, left pending, or cancelled
                 self.forget(entry)
+
+    async def hand_back(self, entries: list[Entry]) -> bool:
+        """Make ``entries`` claimable by the group's live consumers at once (at a stop)."""
+        return await self.claims.hand_back(entries)
 
     def forget(self, entry: Entry) -> None:
         """``entry`` is no longer ours to renew or hand back (acknowledged or given up)."""
@@ -413,8 +294,3 @@ def handler_slots(settings: Settings, handler_is_async: bool) -> int:
     if handler_is_async:
         return settings.listener_concurrency
     return min(settings.listener_concurrency, max(1, settings.handler_threads // 2))
-
-
-def _id_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)

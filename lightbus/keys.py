@@ -2,18 +2,19 @@
 
 The layout, for the default prefix ``lightbus``:
 
-=====================================  ==========  =============================================
+=====================================  ==========  =================================================
 key                                    type        holds
-=====================================  ==========  =============================================
+=====================================  ==========  =================================================
 ``lightbus:event:<api>.<name>``        stream      one entry per fired event (field ``m``)
 ``lightbus:rpc:<api>``                 list        RPC calls waiting for a worker (RPUSH/BLPOP)
 ``lightbus:reply:<process>:<nonce>``   list        results for one calling process, with a TTL
 ``lightbus:trace``                     stream      one record per step of every message
 ``lightbus:dead:<api>.<name>``         stream      events given up on, with the error
+``lightbus:handback:<group>``          stream      a note per hand-back of a listener group's events
 ``lightbus:schema:<api>``              string      the JSON schema of an API, with a TTL
 ``lightbus:workers``                   hash        process name -> heartbeat JSON
 ``lightbus:schedule:<name>``           string      lock so one worker runs each scheduled tick
-=====================================  ==========  =============================================
+=====================================  ==========  =================================================
 
 Consumer groups on an event stream are named ``<service>.<listener>``; each worker
 process is a consumer named by its process name.
@@ -40,6 +41,10 @@ class Keys:
 
     def dead_letter_pattern(self) -> str:
         return f"{self.prefix}:dead:*"
+
+    def handback(self, group: str) -> str:
+        """The stream telling a listener group's live consumers that entries were handed back."""
+        return f"{self.prefix}:handback:{group}"
 
     def rpc_queue(self, api: str) -> str:
         return f"{self.prefix}:rpc:{api}"

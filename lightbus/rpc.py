@@ -28,12 +28,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from redis.exceptions import RedisError
 
-from lightbus import context, ids, trace
+from lightbus import context, ids, limits, trace
 from lightbus.blocking import BlockingReader
-from lightbus.connection import CONNECTION_ERRORS, Backoff
+from lightbus.connection import CONNECTION_ERRORS, Backoff, describe
 from lightbus.errors import (
     BusConnectionError,
     InvalidArguments,
@@ -116,16 +115,14 @@ class ReplyReader:
                 try:
                     item = await self._redis.blpop([self.key], timeout=BLOCK_SECONDS)
                 except (*CONNECTION_ERRORS, RedisError) as exc:
-                    logger.warning("Reply reader lost Redis (%s); retrying", exc)
+                    logger.warning("Reply reader lost Redis (%s); retrying", describe(exc))
                     await backoff.wait()
                     continue
                 backoff.reset()
                 if item is None or item[1] == WAKE:
                     continue
-                try:
-                    result = Message.from_json(item[1])
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    logger.error("Dropped a reply that does not decode: %s", exc)
+                result = self._reply(item[1])
+                if result is None:
                     continue
                 future = self._waiting.pop(result.causation_id, None)
                 if future is not None and not future.done():
@@ -135,6 +132,34 @@ class ReplyReader:
                     await asyncio.sleep(0)
         finally:
             await self._redis.aclose(close_connection_pool=True)
+
+    def _reply(self, raw: bytes) -> Message | None:
+        """The reply in ``raw``; one that cannot be read fails its call, if it names it."""
+        try:
+            return limits.decode(raw, self.client.settings)
+        except Exception as exc:  # whatever it holds, the reader reads on
+            head = limits.header(raw)
+            logger.error(
+                "A reply to call %s cannot be read: %s: %s",
+                head.causation_id if head else "(unknown)",
+                trace.qualified_name(type(exc)),
+                exc,
+            )
+            if head is None or not head.causation_id:
+                return None
+            return Message(
+                id=head.id,
+                kind="result",
+                api=head.api,
+                name=head.name,
+                trace_id=head.trace_id,
+                span_id=head.span_id,
+                causation_id=head.causation_id,
+                error=ErrorInfo(
+                    type=trace.qualified_name(type(exc)),
+                    message=f"its reply could not be read here: {exc}",
+                ),
+            )
 
     async def close(self) -> None:
         """Stop reading. Bounded: returns within about two seconds whatever Redis does.
@@ -176,7 +201,8 @@ class RpcServer:
     async def serve(self) -> None:
         """Pop and run calls until :meth:`stop`. Returns once reading has stopped."""
         client = self.client
-        queues = [client.keys.rpc_queue(api) for api in sorted(client.apis)]
+        apis = {client.keys.rpc_queue(api): api for api in sorted(client.apis)}
+        queues = list(apis)
         if not queues:
             return
         redis = BlockingReader(client.settings)
@@ -188,7 +214,7 @@ class RpcServer:
                     item = await redis.blpop(queues, timeout=BLOCK_SECONDS)
                 except (*CONNECTION_ERRORS, RedisError) as exc:
                     self._slots.release()
-                    logger.warning("RPC server lost Redis (%s); retrying", exc)
+                    logger.warning("RPC server lost Redis (%s); retrying", describe(exc))
                     with contextlib.suppress(TimeoutError):  # a stop ends the wait
                         await asyncio.wait_for(self._stopping.wait(), backoff.next())
                     continue
@@ -196,7 +222,7 @@ class RpcServer:
                 if item is None:
                     self._slots.release()
                     continue
-                task = asyncio.create_task(self._handle(item[1]))
+                task = asyncio.create_task(self._handle(item[1], apis.get(item[0].decode(), "")))
                 self.in_flight.add(task)
                 task.add_done_callback(self._done)
                 # Let the call start before the next BLPOP is sent (same reason as above).
@@ -210,12 +236,12 @@ class RpcServer:
         if not task.cancelled() and task.exception() is not None:
             logger.error("RPC task failed", exc_info=task.exception())
 
-    async def _handle(self, raw: bytes) -> None:
+    async def _handle(self, raw: bytes, api: str) -> None:
         client = self.client
         try:
-            call = Message.from_json(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            logger.error("Dropped an RPC call that does not decode: %s", exc)
+            call = limits.decode(raw, client.settings, api=api)
+        except Exception as exc:  # whatever it holds, the server serves on
+            await self._refuse(raw, exc)
             return
         # This task's own context: the runtime's log lines about the call carry its trace.
         context.enter_message(call.trace_id, call.span_id, call.id)
@@ -255,8 +281,8 @@ class RpcServer:
             error=_error_info(error, tb, client.tracer.traceback_cap),
         )
         try:
-            data = reply.to_json()
-        except LightbusError as exc:
+            data = limits.encode(reply, client.settings)
+        except LightbusError as exc:  # not JSON, too large, too deep: the caller is told
             error, tb = exc, traceback.format_exc()
             reply.result = None
             reply.error = _error_info(exc, tb, client.tracer.traceback_cap)
@@ -271,6 +297,33 @@ class RpcServer:
             error=error,
             traceback=tb,
         )
+        await self._answer(call, data, record)
+
+    async def _refuse(self, raw: bytes, exc: Exception) -> None:
+        """A call that cannot be read: answer with the error if it says where to."""
+        call = limits.header(raw)
+        logger.error(
+            "Refused an RPC call that cannot be read (id %s): %s: %s",
+            call.id if call else "unknown",
+            trace.qualified_name(type(exc)),
+            exc,
+        )
+        if call is None or not call.reply_to or not call.id:
+            return  # nobody to answer
+        client = self.client
+        reply = client.make_message(
+            "result",
+            call.api,
+            call.name,
+            parent=call,
+            error=_error_info(exc, "", client.tracer.traceback_cap),
+        )
+        record = client.tracer.for_message(trace.RPC_FAILED, call, status="error", error=exc)
+        await self._answer(call, reply.to_json(), record)
+
+    async def _answer(self, call: Message, data: bytes, record: trace.TraceRecord | None) -> None:
+        """Send the result (if the call has a reply list) with its trace record."""
+        client = self.client
         backoff = Backoff()
         while True:
             try:

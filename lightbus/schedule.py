@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightbus import ids
-from lightbus.connection import CONNECTION_ERRORS
+from lightbus.connection import CONNECTION_ERRORS, describe
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
@@ -53,7 +53,9 @@ async def run_schedule(client: BusClient, schedule: Schedule, stopping: asyncio.
                 lock, client.settings.process_name, nx=True, px=max(1000, int(interval * 1000))
             )
         except CONNECTION_ERRORS as exc:
-            logger.warning("Skipped a tick of %s: Redis unreachable (%s)", schedule.name, exc)
+            logger.warning(
+                "Skipped a tick of %s: Redis unreachable (%s)", schedule.name, describe(exc)
+            )
             continue
         if not won:
             continue

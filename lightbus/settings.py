@@ -37,6 +37,7 @@ _POSITIVE = (
     "rpc_timeout",
     "connect_timeout",
     "max_payload_bytes",
+    "max_payload_depth",
     "event_stream_maxlen",
     "ack_timeout",
     "max_attempts",
@@ -69,6 +70,7 @@ class Settings:
     rpc_timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
     connect_timeout: float = 5.0
     max_payload_bytes: int = 1_000_000
+    max_payload_depth: int = 100
     event_stream_maxlen: int = 100_000
     ack_timeout: float = 60.0
     max_attempts: int = 5
@@ -103,6 +105,8 @@ class Settings:
                 raise ConfigError(
                     f"{name} must be {low} (a finite number), got {value!r}", key=name
                 )
+        if self.redis_url != EMBEDDED:  # resolve() replaces it, or says why it cannot
+            check_redis_url(self.redis_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -209,13 +213,68 @@ def redact_url(url: str) -> str:
     """Hide the passwords of a URL such as ``redis://user:pw@host:6379/0?password=pw``."""
     url = _SECRET_QUERY.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("?", 1)[0]:
+    if not sep or "@" not in rest:
         return url
     location, query_sep, query = rest.partition("?")
+    if "@" not in location or "@" in query or "#" in rest:
+        # Malformed (a password holding '?' or '#' unencoded): hide all up to the last '@'.
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
     credentials, _, host = location.rpartition("@")
     user, colon, _password = credentials.partition(":")
     hidden = f"{user}:***" if colon else "***"
     return f"{scheme}://{hidden}@{host}{query_sep}{query}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_ENCODE = (
+    "A password holding '/', '?', '#' or '@' must be percent-encoded, e.g. with "
+    "urllib.parse.quote(password, safe=''): redis://user:p%2Fss%3Fword@host:6379/0. "
+    "(The URL is not shown: it may hold the password.)"
+)
+
+
+def check_redis_url(url: str) -> None:
+    """Raise :class:`ConfigError` for a Redis URL that would be misread.
+
+    A password holding an unencoded ``/``, ``?`` or ``#`` ends the host part early, and
+    redis-py then reads part of the password as the port or the database, and prints it
+    in its error. The message never shows the URL, only what is wrong with it.
+    """
+    scheme = _SCHEME.match(url)
+    if scheme is None or scheme.group().lower() not in ("redis://", "rediss://", "unix://"):
+        shown = f"it starts with {scheme.group()!r}" if scheme else "it has no scheme"
+        raise ConfigError(
+            f"redis_url must start with redis://, rediss:// or unix:// ({shown}).",
+            key="redis_url",
+        )
+    problem = _url_problem(url, unix=scheme.group().lower() == "unix://")
+    if problem:
+        raise ConfigError(f"redis_url is malformed: {problem}. {_ENCODE}", key="redis_url")
+
+
+def _url_problem(url: str, *, unix: bool) -> str:
+    from urllib.parse import urlsplit  # here, not at import: `import lightbus` stays small
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "it cannot be read as a URL"
+    if "#" in url:
+        return "it holds a '#', which would end the URL there"
+    if "@" in parts.path or "@" in parts.query:
+        return "an '@' comes after the part that names the host"
+    if unix:
+        return "" if parts.path else "it names no socket path"
+    try:
+        parts.port  # noqa: B018  # raises for a port that is not a number
+    except ValueError:
+        return "what follows the ':' after the host is not a port number"
+    if not parts.hostname:
+        return "it names no host"
+    database = parts.path.lstrip("/")
+    if database and not database.isdigit():
+        return "the database after the host is not a number"
+    return ""
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

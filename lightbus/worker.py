@@ -3,7 +3,8 @@
 It serves the RPCs of every registered API, runs the listeners and the schedules,
 publishes heartbeats and schemas, and stops gracefully: on SIGINT or SIGTERM it stops
 reading, lets in-flight handlers finish within ``shutdown_grace`` seconds (unfinished
-events stay pending and are redelivered), and exits 0. A second signal exits at once.
+events are handed back for redelivery), and exits 0, within a bound whatever Redis does
+(:mod:`lightbus.shutdown`). A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import lightbus
 from lightbus import registry, trace
-from lightbus.connection import guarded
+from lightbus.connection import describe, guarded
 from lightbus.errors import BusModuleError
 from lightbus.message import HOST
 from lightbus.rpc import RpcServer
 from lightbus.schedule import run_schedule
 from lightbus.schema import schema_hash
+from lightbus.shutdown import Stop, stop_worker
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
-    from lightbus.events import ListenerRunner
     from lightbus.facade import Bus
 
 logger = logging.getLogger("lightbus.worker")
@@ -197,78 +198,31 @@ class Worker:
         await client.stop_requested.wait()
         logger.info("Stopping: %s", client.stop_reason)
         stopping.set()
-        await self._stop(serving, schedules, heartbeat)
+        heartbeat.cancel()
+        stop = await stop_worker(
+            client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
+        )
         fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
-        try:
-            await client.close()
-        except Exception as exc:  # the work is done and handed back; cleanup is best effort
-            logger.warning("Closing after the stop failed: %s: %s", type(exc).__name__, exc)
+        await stop.within(self._close(), "closing the connections")
+        client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
         return 1 if fatal else 0
 
-    async def _stop(
-        self,
-        serving: asyncio.Task[Any],
-        schedules: list[asyncio.Task[Any]],
-        heartbeat: asyncio.Task[Any],
-    ) -> None:
-        client = self.client
-        self.rpc.stop()
-        runners = list(client.runners.values())
-        for runner in runners:
-            runner.stop()
-        heartbeat.cancel()
-        await asyncio.gather(serving, heartbeat, *schedules, return_exceptions=True)
-        for runner in runners:
-            await runner.stopped()  # after this no new handler starts
-        in_flight = set(self.rpc.in_flight)
-        for runner in runners:
-            in_flight |= runner.in_flight
-        if in_flight:
-            logger.info(
-                "Waiting up to %gs for %d handlers",
-                client.settings.shutdown_grace,
-                self.in_flight(),
-            )
-            _, unfinished = await asyncio.wait(in_flight, timeout=client.settings.shutdown_grace)
-            if unfinished:
-                await self._hand_back(runners, unfinished)
-        for hook in client.stop_hooks:
-            try:
-                await client.invoke(hook, **_hook_kwargs(hook, client))
-            except Exception:
-                logger.exception("on_stop hook %s raised", getattr(hook, "__name__", hook))
+    async def _close(self) -> None:
         try:
-            record = trace.worker_record(
-                trace.WORKER_STOPPED, client.settings, os.getpid(), reason=client.stop_reason
-            )
-            async with client.redis.pipeline(transaction=False) as pipe:
-                registry.remove_heartbeat(pipe, client.keys, client.settings.process_name)
-                client.tracer.add(pipe, record)
-                await guarded(client.settings, pipe.execute())  # Redis may be down
-        except Exception as exc:
-            logger.warning("Could not record the stop: %s", exc)
+            await self.client.close()
+        except Exception as exc:  # the work is done and handed back; cleanup is best effort
+            logger.warning("Closing after the stop failed: %s: %r", type(exc).__name__, exc)
 
-    async def _hand_back(
-        self, runners: list[ListenerRunner], unfinished: set[asyncio.Task[None]]
-    ) -> None:
-        """Cancel handlers past the grace period; hand their events to other consumers."""
-        held = {runner: runner.unfinished() for runner in runners}
-        calls = len(unfinished & self.rpc.in_flight)
-        handlers = calls + sum(len(runner.pool.running) for runner in runners)
-        for task in unfinished:
-            task.cancel()
-        await asyncio.gather(*unfinished, return_exceptions=True)
-        count = sum(len(entries) for entries in held.values())
-        logger.warning(
-            "%d handlers did not finish within shutdown_grace (%gs); %d events stay pending "
-            "and are handed back for redelivery",
-            handlers,
-            self.client.settings.shutdown_grace,
-            count,
-        )
-        for runner, entries in held.items():
-            if entries:
-                await runner.hand_back(entries)
+    async def _stop_hooks(self, stop: Stop) -> None:
+        client = self.client
+        for hook in client.stop_hooks:
+            name = getattr(hook, "__name__", repr(hook))
+            try:
+                await stop.within(
+                    client.invoke(hook, **_hook_kwargs(hook, client)), f"on_stop hook {name}"
+                )
+            except Exception:
+                logger.exception("on_stop hook %s raised", name)
 
     def in_flight(self) -> int:
         return len(self.rpc.in_flight) + sum(r.pool.busy for r in self.client.runners.values())
@@ -346,7 +300,7 @@ class Worker:
             try:
                 await self._publish()
             except Exception as exc:
-                logger.warning("Heartbeat failed: %s", exc)
+                logger.warning("Heartbeat failed: %s", describe(exc))
 
     def describe(self) -> str:
         client = self.client

@@ -8,6 +8,7 @@ flushes it between tests.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,17 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A private server this test may kill or freeze: AOF on, fsync always (nothing acked
+    is lost). Thawed before it is stopped, if the test froze it."""
+    server = RedisServer(appendonly=True).start()
+    yield server
+    if server.process is not None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import lightbus
 from lightbus import Api, Event
 from lightbus.trace import TraceRecord
@@ -157,3 +159,18 @@ def producer(redis_url: str, **settings: Any) -> lightbus.Bus:
     bus = lightbus.create(redis_url=redis_url, **settings)
     bus.client.register_api(JobsApi())
     return bus
+
+
+def nest(levels: int, leaf: bytes = b"1") -> bytes:
+    """JSON text of ``leaf`` inside ``levels`` lists: ``nest(2) == b"[[1]]"``."""
+    return b"[" * levels + leaf + b"]" * levels
+
+
+def raw_message(
+    client: Any, kind: str, api: str, name: str, kwargs_json: bytes = b"{}", **fields: Any
+) -> bytes:
+    """A message as another producer might write it: a real envelope from ``client``, the
+    arguments given as JSON text (any depth, any size), other envelope fields overridden."""
+    envelope = msgspec.json.decode(client.make_message(kind, api, name).to_json())
+    envelope.update(fields, kwargs="@kwargs@")
+    return msgspec.json.encode(envelope).replace(b'"@kwargs@"', kwargs_json)

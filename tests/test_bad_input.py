@@ -207,10 +207,10 @@ def test_malformed_environment_names_the_variable(monkeypatch):
         lightbus.create()
 
 
-def test_bad_redis_url_scheme(bus_factory):
-    bus = bus_factory(redis_url="http://localhost:6379")
-    with pytest.raises(ConfigError, match="must start with redis://"):
-        bus.auth.user_registered.fire(username="a", email="b")
+def test_bad_redis_url_scheme():
+    with pytest.raises(ConfigError, match="must start with redis://") as info:
+        lightbus.create(redis_url="http://localhost:6379")
+    assert "it starts with 'http://'" in str(info.value) and info.value.key == "redis_url"
 
 
 def test_api_without_meta_name():

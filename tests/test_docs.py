@@ -76,3 +76,18 @@ def test_the_docs_say_which_commands_do_not_exist_yet():
     reference = (ROOT / "docs" / "reference" / "cli.md").read_text()
     notes = reference.split("## Not available yet", 1)[1].split("\n## ", 1)[0]
     assert all(f"`lightbus {name}`" in notes for name in PLANNED)
+
+
+def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exist():
+    page = (ROOT / "docs" / "explanation" / "delivery.md").read_text()
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", page))
+    defined: dict[str, set[str]] = {}
+    for path in (ROOT / "tests").glob("test_*.py"):
+        found = set(re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), re.M))
+        defined[path.name] = found
+    every = set().union(*defined.values())
+    assert named - every == set(), "named on the page but not defined"
+    reliability = set().union(
+        *(tests for name, tests in defined.items() if name.startswith("test_reliability_"))
+    )
+    assert reliability - named == set(), "reliability tests the page does not name"

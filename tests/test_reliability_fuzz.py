@@ -20,6 +20,7 @@ import lightbus
 from lightbus import Parameter
 from lightbus.arguments import ArgSpec
 from lightbus.deadletter import DeadLetter
+from lightbus.limits import nests_deeper
 from lightbus.message import Message
 from lightbus.settings import Settings
 from lightbus.trace import TraceRecord
@@ -51,6 +52,33 @@ def _decodes_or_value_error(decode, data) -> None:
 def test_message_decoding_raises_only_value_errors(data):
     _decodes_or_value_error(Message.from_json, data)
     _decodes_or_value_error(Message.from_fields, {b"m": data})
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+# Strings full of what could fool a count of brackets on the text: brackets, quotes and
+# backslashes, escaped by the encoder.
+tricky_text = st.text(alphabet='[]{}"\\\n a', max_size=6)
+tricky_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(tricky_values)
+def test_the_depth_measured_on_the_text_is_the_depth_of_the_value(value):
+    data = msgspec.json.encode(value)
+    depth = _depth(value)
+    for levels in range(6):
+        assert nests_deeper(data, levels) == (depth > levels), (levels, data)
 
 
 @FUZZ

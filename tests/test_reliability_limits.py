@@ -1,4 +1,4 @@
-"""Limits: back-pressure on slow handlers, capped streams, the payload size limit."""
+"""Limits: back-pressure on slow handlers, capped streams, the payload size and depth limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from faults import JobsApi
 from support import wait_until
 
 import lightbus
+from lightbus import Api, Event
 
 pytestmark = pytest.mark.reliability
 
@@ -111,3 +112,43 @@ def test_a_dead_consumers_backlog_is_reclaimed_as_fast_as_slots_free(jobs_bus, r
     # ack_timeout / 2 per batch of 3 it would take about 10 s more).
     assert took < 5.0, took
     assert set(handled) == {2}
+
+
+class StoreApi(Api):
+    saved = Event(parameters=("data",))
+
+    class Meta:
+        name = "store"
+
+    def put(self, data):  # any JSON value
+        return None
+
+
+def _nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_a_payload_nested_too_deep_is_refused_at_fire_and_call_time(bus_factory, raw_redis):
+    bus = bus_factory(max_payload_depth=20)
+    bus.client.register_api(StoreApi())
+    bus.store.saved.fire(data=_nested(19))  # the arguments and 19 lists: 20 levels, fine
+    itself: list[object] = []
+    itself.append(itself)
+    # Past the limit; past what the JSON encoder can recurse; a list holding itself.
+    for data in (_nested(20), _nested(980), _nested(5000), itself):
+        with pytest.raises(lightbus.PayloadTooDeep) as fired:
+            bus.store.saved.fire(data=data)
+        assert (fired.value.api, fired.value.name, fired.value.limit) == ("store", "saved", 20)
+        assert "store.saved" in str(fired.value) and "max_payload_depth" in str(fired.value)
+        assert "more than 20 levels" in str(fired.value)
+        with pytest.raises(lightbus.PayloadTooDeep) as called:
+            bus.store.put(data=data)
+        assert (called.value.name, called.value.limit) == ("put", 20)
+    with pytest.raises(lightbus.PayloadTooDeep) as batch:
+        bus.store.saved.fire_many([{"data": 1}, {"data": _nested(30)}])
+    assert batch.value.item == 1 and str(batch.value).startswith("fire_many item 1: store.saved")
+    assert raw_redis.xlen("lightbus:event:store.saved") == 1  # nothing refused was sent
+    assert raw_redis.llen("lightbus:rpc:store") == 0

@@ -22,14 +22,6 @@ from lightbus_tools.redis_server import RedisServer
 pytestmark = pytest.mark.reliability
 
 
-@pytest.fixture
-def own_redis():
-    """A private server this test may kill: AOF on, fsync always (nothing acked is lost)."""
-    server = RedisServer(appendonly=True).start()
-    yield server
-    server.stop()
-
-
 def test_redis_killed_and_restarted_under_a_worker_and_a_producer(project, start_worker, own_redis):
     folder = project(BUS_SOURCE)
     worker = start_worker(

@@ -1,4 +1,4 @@
-"""RPC under faults: a worker dying mid-call, expired calls, duplicate deliveries."""
+"""RPC under faults: a worker dying mid-call, expired calls, duplicates, unreadable calls."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import threading
 import time
 
 import pytest
-from faults import BUS_SOURCE, producer, read_log, trace_records, worker_env
+from faults import BUS_SOURCE, nest, producer, raw_message, read_log, trace_records, worker_env
 from support import wait_until
 
 import lightbus
-from lightbus.message import now_ms
+from lightbus import Api
+from lightbus.message import Message, now_ms
 
 pytestmark = pytest.mark.reliability
 
@@ -131,3 +132,73 @@ def test_sigterm_during_a_call_finishes_it_and_answers(project, start_worker, re
     assert results == [6]  # the caller got its answer
     assert worker.wait() == 0
     bus.close()
+
+
+def test_a_call_the_worker_cannot_read_gets_an_error_reply_and_the_worker_serves_on(
+    project, start_worker, redis_url, raw_redis
+):
+    folder = project(BUS_SOURCE)
+    worker = start_worker(folder, **worker_env())
+    bus = producer(redis_url)
+
+    def call(what: str, arguments: bytes, **fields) -> bytes:
+        return raw_message(
+            bus.client,
+            "rpc",
+            "jobs",
+            "echo",
+            arguments,
+            id=f"call-{what}",
+            reply_to=f"lightbus:reply:test:{what}",
+            deadline=now_ms() + 10_000,
+            **fields,
+        )
+
+    raw_redis.rpush(
+        QUEUE,
+        b"\xff not a message at all",  # nobody to answer: logged, and the server goes on
+        call("recursion", b'{"text": ' + nest(1000) + b"}"),
+        call("large", b'{"text": "' + b"x" * 1_500_000 + b'"}'),
+        call("newer", b'{"text": "hi"}', v=2),
+    )
+    expected = {
+        "recursion": "lightbus.errors.PayloadTooDeep",
+        "large": "lightbus.errors.PayloadTooLarge",
+        "newer": "lightbus.limits.UnsupportedVersion",
+    }
+    for what, error_type in expected.items():
+        item = raw_redis.blpop([f"lightbus:reply:test:{what}"], timeout=10)
+        assert item is not None, f"no reply to the {what} call:\n{worker.output}"
+        reply = Message.from_json(item[1])
+        assert reply.causation_id == f"call-{what}" and reply.kind == "result"
+        assert reply.error is not None and reply.error.type == error_type, reply.error
+        if what != "newer":
+            assert reply.error.message.startswith("jobs.echo: the ")
+    assert bus.jobs.echo(text="still serving") == "still serving"
+    assert worker.output.count("Refused an RPC call that cannot be read") == 4
+    failed = [r for r in trace_records(raw_redis, "rpc.failed") if r.id.startswith("call-")]
+    assert {r.id for r in failed} == {f"call-{what}" for what in expected}
+    bus.close()
+
+
+class DeepApi(Api):
+    class Meta:
+        name = "deep"
+
+    async def build(self, levels: int):
+        value: object = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+
+async def test_a_result_nested_too_deep_comes_back_as_an_error(serve, caller):
+    await serve(DeepApi())
+    bus = caller()
+    assert await bus.deep.build.call_async(levels=3) == [[[1]]]
+    for levels in (150, 5000):
+        with pytest.raises(lightbus.RemoteError) as info:
+            await bus.deep.build.call_async(levels=levels)
+        assert info.value.remote_type == "lightbus.errors.PayloadTooDeep"
+        assert "deep.build" in info.value.remote_message
+    assert await bus.deep.build.call_async(levels=3) == [[[1]]]

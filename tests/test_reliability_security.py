@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 import time
 import traceback
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -20,13 +22,18 @@ from lightbus_tools.redis_server import RedisServer, free_port
 pytestmark = pytest.mark.reliability
 
 PASSWORD = "s3cret-Pa55word"
+# Every character that ends a URL's password early when it is not percent-encoded, as
+# generated base64-like passwords hold them; and one with only an '@', which URLs allow.
+ODD = "Zq8Wv/Kp3#Lm7?Rt5@Yx2"
+AT = "Hg4Nb@Jc6Pd"
 
 # The default user may only PING (so the server can be seen to be up); everything else
 # needs the `app` user and its password.
 ACL = [
     *("--user", "default", "on", "nopass", "-@all", "+ping"),
     # As docs/how-to/redis-connections.md recommends: only the bus's keys, nothing dangerous.
-    *("--user", "app", "on", f">{PASSWORD}", "~lightbus:*", "+@all", "-@dangerous", "+ping"),
+    *("--user", "app", "on", f">{PASSWORD}", f">{ODD}", f">{AT}"),
+    *("~lightbus:*", "+@all", "-@dangerous", "+ping"),
 ]
 
 
@@ -41,7 +48,9 @@ def _everything_stored(port: int, **kwargs) -> bytes:
         return b"\n".join(chunks)
 
 
-def _round_trip(project, start_worker, url: str, port: int, **redis_kwargs) -> None:
+def _round_trip(
+    project, start_worker, url: str, port: int, password: str = PASSWORD, **redis_kwargs
+) -> None:
     folder = project(BUS_SOURCE)
     # DEBUG: not even redis-py's own debug logging may show the password.
     worker = start_worker(folder, **worker_env(LIGHTBUS_REDIS_URL=url, LIGHTBUS_LOG_LEVEL="DEBUG"))
@@ -53,9 +62,11 @@ def _round_trip(project, start_worker, url: str, port: int, **redis_kwargs) -> N
     worker.proc.terminate()
     assert worker.wait() == 0
     assert " DEBUG " in worker.output
-    assert PASSWORD not in worker.output  # nor in its logs
+    assert password not in worker.output  # nor in its logs
+    assert quote(password, safe="") not in worker.output
     assert "app:***@" in worker.output  # it says which server, without the password
-    assert PASSWORD.encode() not in _everything_stored(port, **redis_kwargs)  # nor the trace
+    stored = _everything_stored(port, **redis_kwargs)
+    assert password.encode() not in stored  # nor the trace
 
 
 def test_a_redis_acl_user_and_password_work_and_never_leak(project, start_worker):
@@ -75,6 +86,53 @@ def test_a_redis_acl_user_and_password_work_and_never_leak(project, start_worker
         assert PASSWORD not in shown
         assert "app:***@127.0.0.1" in str(info.value) and "app:***@" in info.value.url
         assert "refused the credentials: invalid username-password pair" in str(info.value)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("char", ["/", "#", "?"])
+def test_a_redis_url_with_an_unencoded_password_is_refused_everywhere_without_showing_it(
+    project, worker_env, char
+):
+    secret = f"Zq8Wv{char}Kp3Lm7"
+    url = f"redis://app:{secret}@127.0.0.1:1/0"
+    shown = []
+    with pytest.raises(lightbus.ConfigError) as info:
+        lightbus.create(redis_url=url)  # before any fire() or call can be made
+    shown.append("".join(traceback.format_exception(info.value)))
+    with pytest.raises(lightbus.ConfigError) as info:
+        Settings(redis_url=url)
+    shown.append("".join(traceback.format_exception(info.value)))
+    folder = project("import lightbus\nbus = lightbus.create()\n")
+    for command in ("run", "inspect"):
+        result = subprocess.run(
+            [sys.executable, "-m", "lightbus", command],
+            cwd=folder,
+            env=worker_env(LIGHTBUS_REDIS_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        shown.append(result.stdout + result.stderr)
+    for text in shown:
+        assert "redis_url is malformed" in text, text
+        assert "percent-encoded" in text and "urllib.parse.quote" in text, text
+        for part in (secret, *secret.split(char)):
+            assert part not in text, text
+
+
+def test_passwords_holding_url_characters_work_percent_encoded_or_with_a_bare_at(
+    project, start_worker
+):
+    server = RedisServer(extra=ACL).start()
+    try:
+        encoded = f"redis://app:{quote(ODD, safe='')}@127.0.0.1:{server.port}/0"
+        _round_trip(project, start_worker, encoded, server.port, password=ODD)
+        bus = producer(f"redis://app:{AT}@127.0.0.1:{server.port}/0")  # '@' needs no encoding
+        bus.jobs.job.fire(n=2)
+        bus.close()
+        assert AT not in bus.client.settings.redacted_url()
     finally:
         server.stop()
 
