@@ -5,6 +5,9 @@ and is imported only when it is the one being run, so ``lightbus run`` never loa
 TUI or the file watcher. A tool module provides ``add_arguments(parser)`` and
 ``main(args) -> int``; one whose positional list may continue after options (``lightbus
 call a.b --timeout 3 n=5``) names that list in ``EXTRA_ARGUMENTS``.
+
+``lightbus __complete WORD...`` is the shell completion's entry (``lightbus completion``
+prints the scripts that call it); it is not listed in the help.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("lightbus_tools.schemacheck", "compare two schemas: breaking or compatible"),
     "shell": ("lightbus_tools.shell", "a Python prompt with `bus` ready"),
     "embedded": ("lightbus_tools.embedded_command", "status, start or stop the embedded Redis"),
+    "completion": ("lightbus_tools.completion.command", "print a shell completion script"),
 }
+COMPLETE = "__complete"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightbus`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [COMPLETE]:
+        code: int = _load("lightbus_tools.completion.command").complete(argv[1:])
+        return code
     parser = argparse.ArgumentParser(
         prog="lightbus", description="Lightbus: a message bus for Python apps sharing one Redis."
     )
@@ -58,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code: int = module.main(args)
+        code = module.main(args)
         return code
     except LightbusError as exc:
         print(f"lightbus {args.command}: error: {exc}", file=sys.stderr)
