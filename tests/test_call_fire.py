@@ -288,3 +288,16 @@ def test_call_without_tracing_has_no_message_id(shop, start_worker):
     result = shop("call", "shop.add", "a=1", LIGHTBUS_TRACE_ENABLED="false")
     assert result.returncode == 0 and result.stdout == "1\n"
     assert "message (unknown: tracing is off)" in result.stderr
+
+
+def test_an_unreachable_redis_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTBUS_MODULE", "no_bus_module_here")
+    monkeypatch.setenv("LIGHTBUS_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("LIGHTBUS_CONNECT_TIMEOUT", "0.5")
+    assert cli(["call", "shop.add", "a=1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lightbus call: error: Cannot reach Redis at redis://127.0.0.1:1/0")
+    assert cli(["fire", "shop.placed", "--wait", "--output", "json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == "error" and answer["error"]["type"] == "BusConnectionError"
