@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lightbus.cli import COMMANDS
+from lightbus_tools.send.runtime import COMMANDS
 
 if TYPE_CHECKING:
     from lightbus_tools.completion.names import Names

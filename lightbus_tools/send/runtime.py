@@ -4,6 +4,9 @@ beyond ``lightbus``'s top-level names, in one place.
 Until the runtime's public surface lands (issue 13: ``lightbus.tracing`` for the step
 names, ``lightbus.groups`` for consumer groups, ``lightbus.workers`` for heartbeats),
 these reach into the modules that hold them today. Only this module changes then.
+
+The modules that load redis-py are imported by the functions that need them: shell
+completion imports this module to list the commands, on every TAB.
 """
 
 from __future__ import annotations
@@ -12,17 +15,14 @@ import contextlib
 import io
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 import lightbus
-from lightbus.connection import guarded
+from lightbus.cli import COMMANDS
 from lightbus.errors import BusModuleError
 from lightbus.keys import Keys
-from lightbus.registry import workers
 from lightbus.trace import EVENT_DEAD_LETTERED, EVENT_FAILED, EVENT_HANDLED, RPC_CALLED
-from lightbus.worker import import_bus
 
 __all__ = [
+    "COMMANDS",
     "EVENT_DEAD_LETTERED",
     "EVENT_FAILED",
     "EVENT_HANDLED",
@@ -46,6 +46,8 @@ def local_schemas(module: str | None, *, quiet: bool = False) -> dict[str, dict[
     be absent: then there are none. A module named explicitly must import. ``quiet``
     silences what the module prints while it is imported (for shell completion).
     """
+    from lightbus.worker import import_bus
+
     name = module or lightbus.Settings.resolve().module
     sink = io.StringIO()
     try:
@@ -83,31 +85,41 @@ def tracing_on(bus: lightbus.Bus) -> bool:
 
 async def listener_groups(bus: lightbus.Bus, api: str, name: str) -> list[str]:
     """The consumer groups (one per listener: ``<service>.<listener>``) of an event."""
-    client = bus.client
-    stream = client.keys.event_stream(api, name)
-    try:
-        groups = await guarded(client.settings, client.redis.xinfo_groups(stream))
-    except ResponseError as exc:
-        if "no such key" in str(exc).lower():
-            return []  # never fired and never listened to
-        raise
-    return sorted(_text(group["name"]) for group in groups)
+    return sorted(_text(group["name"]) for group in await _xinfo(bus, api, name))
 
 
 async def group_consumers(bus: lightbus.Bus, api: str, name: str, group: str) -> list[str]:
     """The consumers (worker process names) that have read ``api.name`` in ``group``."""
+    return [_text(consumer["name"]) for consumer in await _xinfo(bus, api, name, group)]
+
+
+async def _xinfo(bus: lightbus.Bus, api: str, name: str, group: str = "") -> list[Any]:
+    """``XINFO GROUPS`` of an event's stream, or ``XINFO CONSUMERS`` of one of its groups;
+    nothing for a stream never fired nor listened to, or a group that is gone."""
+    from redis.exceptions import ResponseError
+
+    from lightbus.connection import guarded
+
     client = bus.client
     stream = client.keys.event_stream(api, name)
+    if group:
+        command = client.redis.xinfo_consumers(stream, group)
+    else:
+        command = client.redis.xinfo_groups(stream)
     try:
-        consumers = await guarded(client.settings, client.redis.xinfo_consumers(stream, group))
-    except ResponseError:  # no such stream or group (any more)
-        return []
-    return [_text(consumer["name"]) for consumer in consumers]
+        found: list[Any] = await guarded(client.settings, command)
+    except ResponseError as exc:
+        if "no such key" in str(exc).lower() or "nogroup" in str(exc).lower():
+            return []
+        raise
+    return found
 
 
 async def live_services(bus: lightbus.Bus) -> dict[str, tuple[str, set[str]]]:
     """Live workers (by their heartbeats): process name -> (service, consumer groups of
     the listeners it runs)."""
+    from lightbus.registry import workers
+
     return {
         worker.process: (
             worker.service,
