@@ -108,9 +108,7 @@ def run(args: argparse.Namespace, command: str, send: Send) -> int:
         api, name = parse_target(args.target)
         kwargs = payload(args.arguments, args.json_payload, sys.stdin)
         bus = runtime.open_bus(args.module, args.redis_url)
-    except BadInput as exc:
-        return refuse(report, command, exc)
-    except lightbus.LightbusError as exc:  # the bus module does not import, a bad setting
+    except (BadInput, lightbus.LightbusError) as exc:  # also: the bus module does not import
         return refuse(report, command, exc)
 
     async def guarded() -> int:
