@@ -50,6 +50,12 @@ STOCK = """
 """
 
 
+@pytest.fixture(autouse=True)
+def private_redis(monkeypatch, redis_url):
+    """A completion in this process that looked names up would ask this Redis, no other."""
+    monkeypatch.setenv("LIGHTBUS_REDIS_URL", redis_url)
+
+
 def run(cwd, env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lightbus", *args],
