@@ -3,7 +3,11 @@
 ``lightbus run`` is part of the runtime. Every other command lives in ``lightbus_tools``
 and is imported only when it is the one being run, so ``lightbus run`` never loads the
 TUI or the file watcher. A tool module provides ``add_arguments(parser)`` and
-``main(args) -> int``.
+``main(args) -> int``; one whose positional list may continue after options (``lightbus
+call a.b --timeout 3 n=5``) names that list in ``EXTRA_ARGUMENTS``.
+
+``lightbus __complete WORD...`` is the shell completion's entry (``lightbus completion``
+prints the scripts that call it); it is not listed in the help.
 """
 
 from __future__ import annotations
@@ -23,16 +27,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("lightbus_tools.dev", "development loop: embedded Redis, reloading worker, live feed"),
     "inspect": ("lightbus_tools.inspect", "query the trace stream"),
     "trace": ("lightbus_tools.tracetree", "show the causal tree of one message or trace"),
+    "call": ("lightbus_tools.send.call", "call an RPC and print its result"),
+    "fire": ("lightbus_tools.send.fire", "fire an event; --wait for its listeners' outcome"),
     "dumpschema": ("lightbus_tools.dumpschema", "print the schema of local and live APIs"),
     "schema": ("lightbus_tools.schemacheck", "compare two schemas: breaking or compatible"),
     "shell": ("lightbus_tools.shell", "a Python prompt with `bus` ready"),
     "embedded": ("lightbus_tools.embedded_command", "status, start or stop the embedded Redis"),
+    "completion": ("lightbus_tools.completion.command", "print a shell completion script"),
 }
+COMPLETE = "__complete"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lightbus`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [COMPLETE]:
+        code: int = _load("lightbus_tools.completion.command").complete(argv[1:])
+        return code
     parser = argparse.ArgumentParser(
         prog="lightbus", description="Lightbus: a message bus for Python apps sharing one Redis."
     )
@@ -45,12 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == chosen:
             module = _load(module_name)
             module.add_arguments(command_parser)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    spill = getattr(module, "EXTRA_ARGUMENTS", None)
+    if extra and spill and not any(word.startswith("-") for word in extra):
+        getattr(args, spill).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None or module is None:
         parser.print_help()
         return 2
     try:
-        code: int = module.main(args)
+        code = module.main(args)
         return code
     except LightbusError as exc:
         print(f"lightbus {args.command}: error: {exc}", file=sys.stderr)

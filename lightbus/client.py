@@ -221,7 +221,8 @@ class BusClient:
             return cached
         schema = self.schemas.get(api) or await self.remote_schema(api)
         if schema is None:
-            known = set(self.apis) | set(await self.live_schemas())
+            # Loaded schemas (`run --schema`, the CLI's bus module) are known too.
+            known = set(self.apis) | set(self.schemas) | set(await self.live_schemas())
             raise UnknownApi(api, known)
         section = schema.get("rpcs" if kind == "rpc" else "events", {})
         if name not in section:

@@ -21,11 +21,18 @@ filter sees every record the handler writes, whichever logger made it)::
     logging.getLogger().addHandler(handler)
 
 An attribute already set on the record (for example through ``extra=``) is kept.
+
+:class:`JsonFormatter` writes a record as one line of JSON with those fields (``lightbus
+run --log-format json``).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
 
 from lightbus.context import current_trace
 
@@ -69,3 +76,47 @@ def install() -> None:
         target = logging.getLogger(name)
         if not any(isinstance(f, TraceLogFilter) for f in target.filters):
             target.addFilter(TraceLogFilter())
+
+
+# What every LogRecord has; anything else on a record came through ``extra=``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "trace_tag",
+}
+_TRACE = ("trace_id", "span_id", "message_id")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line.
+
+    Keys: ``time`` (UTC, ISO 8601 with milliseconds), ``level``, ``logger``, ``message``,
+    ``trace_id``, ``span_id`` and ``message_id`` (empty outside a handled message; put a
+    :class:`TraceLogFilter` on the handler), ``exception`` (the formatted traceback,
+    only when the record has one), ``stack`` (only with ``stack_info``), then any
+    attribute given through ``extra=`` under its own name (values that are not JSON as
+    their ``str()``).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _TRACE:
+            line[name] = fields.get(name, "")
+        if record.exc_info:
+            record.exc_text = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        for name, value in fields.items():
+            if name not in _STANDARD and name not in line:
+                line[name] = value
+        return msgspec.json.encode(line, enc_hook=str).decode()

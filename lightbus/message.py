@@ -137,19 +137,71 @@ def _not_serializable(message: Message, exc: Exception) -> NotSerializable:
     )
 
 
-# The envelope without its payload, as documented for other programs (AsyncAPI headers).
+# The envelope without its payload, as documented for other programs (AsyncAPI).
 _PAYLOAD_FIELDS = frozenset({"kwargs", "result", "error", "attempt"})
 REPLY_FIELD = "reply_to"
 
 
 def envelope_schema() -> dict[str, Any]:
     """JSON Schema of the envelope fields every message carries beside its payload."""
+    return _struct_schema(Message, skip=_PAYLOAD_FIELDS)
+
+
+def error_schema() -> dict[str, Any]:
+    """JSON Schema of a result's ``error``: what the remote handler raised."""
+    return _struct_schema(ErrorInfo, skip=frozenset())
+
+
+def _struct_schema(struct: type[msgspec.Struct], skip: frozenset[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for field in msgspec.structs.fields(Message):
-        if field.encode_name in _PAYLOAD_FIELDS:
+    for field in msgspec.structs.fields(struct):
+        if field.encode_name in skip:
             continue
         properties[field.encode_name] = msgspec.json.schema(field.type)
         if field.required:
             required.append(field.encode_name)
     return {"type": "object", "properties": properties, "required": required}
+
+
+def body_schema(
+    kind: Kind,
+    api: str,
+    name: str,
+    *,
+    envelope: dict[str, Any],
+    kwargs: dict[str, Any] | None = None,
+    kwargs_required: bool = False,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """JSON Schema of one whole message of ``kind`` for ``api.name``, as it is on the wire.
+
+    Args:
+        envelope: the schema of the envelope fields (or a reference to it).
+        kwargs: of an event or a call, the schema of its arguments; ``kwargs_required``
+            when some argument is required (an empty ``kwargs`` is left out).
+        result, error: of a result, the schemas of the return value (left out when it is
+            null) and of the error (:func:`error_schema` if not given). A result holds
+            one or the other.
+    """
+    own: dict[str, Any] = {"kind": {"const": kind}, "api": {"const": api}, "name": {"const": name}}
+    payload: dict[str, Any] = {"type": "object", "properties": own}
+    if kind == "result":
+        payload["required"] = ["causation_id"]  # the call's id
+        payload["oneOf"] = [
+            {"properties": {"result": result or {}}, "not": {"required": ["error"]}},
+            {
+                "properties": {"error": error or error_schema()},
+                "required": ["error"],
+                "not": {"required": ["result"]},
+            },
+        ]
+    else:
+        own["kwargs"] = kwargs or {"type": "object"}
+        required = ["kwargs"] if kwargs_required else []
+        if kind == "rpc":
+            required += ["deadline", REPLY_FIELD]
+        if required:
+            payload["required"] = required
+    return {"allOf": [envelope, payload]}

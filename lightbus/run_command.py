@@ -4,6 +4,9 @@ With ``--reload`` the worker runs under the development supervisor of
 ``lightbus_tools`` instead, which restarts it when a watched file changes and may start
 an embedded Redis. Without it, the configured Redis must answer: a worker never falls
 back to an embedded server.
+
+``--log-format json`` writes each log line as one JSON object (:class:`JsonFormatter`),
+with the trace of the message being handled; a failure to start is logged the same way.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import os
 import sys
 
 from lightbus.client import BusClient
-from lightbus.errors import BusModuleError, ConfigError
-from lightbus.logs import TraceLogFilter
+from lightbus.errors import BusModuleError, ConfigError, LightbusError
+from lightbus.logs import JsonFormatter, TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
 from lightbus.worker import Worker, import_bus, import_failure
+
+LOG_FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(trace_tag)s"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,10 +85,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("LIGHTBUS_LOG_LEVEL", "INFO"),
         help="logging level (default INFO)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get("LIGHTBUS_LOG_FORMAT", "text"),
+        help="text lines (default) or one JSON object per line, with trace_id and message_id",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.log_format not in LOG_FORMATS:  # from LIGHTBUS_LOG_FORMAT: argparse skips it
+        raise ConfigError(
+            f"LIGHTBUS_LOG_FORMAT must be 'text' or 'json', not {args.log_format!r}",
+            key="log_format",
+        )
     if args.reload:
+        if args.log_format == "json":
+            raise ConfigError(
+                "--log-format json is for production workers: --reload (development) "
+                "writes text logs. Leave out one of the two."
+            )
         devworker = importlib.import_module("lightbus_tools.devworker")
         return int(devworker.main(args))
     if args.embedded or args.keep or args.watch or args.ignore:
@@ -91,19 +113,32 @@ def main(args: argparse.Namespace) -> int:
             "--embedded, --keep, --watch and --ignore are development options: use them "
             "with --reload, or run `lightbus dev`."
         )
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s%(trace_tag)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if args.log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     # On the handler, so the user's own log lines from handlers carry the trace too.
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(TraceLogFilter())
+    for each in logging.getLogger().handlers:
+        each.addFilter(TraceLogFilter())
+    if args.log_format == "text":
+        return serve(args)
+    try:
+        return serve(args)
+    except LightbusError as exc:
+        # As a log line too: whatever reads the worker's JSON logs sees why it stopped.
+        log_failure(exc)
+        return 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Import the bus module and run the worker; the exit status."""
+    json_logs = args.log_format == "json"
     module_name = args.module or Settings.resolve().module
     try:
         bus = import_bus(module_name)
     except BusModuleError as exc:
-        if exc.__cause__ is not None:
+        if exc.__cause__ is not None and not json_logs:
             # Where the user's code failed; the error line itself follows from the CLI.
             sys.stderr.write(import_failure(exc.__cause__))
         raise
@@ -123,6 +158,15 @@ def main(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def log_failure(exc: LightbusError) -> None:
+    """Log why the worker could not run, with the user's traceback of a failed import."""
+    logger = logging.getLogger("lightbus")
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, str(exc), (), None)
+    if isinstance(exc, BusModuleError) and exc.__cause__ is not None:
+        record.exc_text = import_failure(exc.__cause__).rstrip("\n")
+    logger.handle(record)
 
 
 def add_schemas(client: BusClient, path: str) -> list[str]:

@@ -36,7 +36,7 @@ import msgspec
 
 from lightbus.api import ApiDefinition, Parameter
 from lightbus.keys import Keys
-from lightbus.message import REPLY_FIELD, envelope_schema
+from lightbus.message import FIELD, REPLY_FIELD, body_schema, envelope_schema, error_schema
 from lightbus.typeschema import components, has_json_form, json_default
 
 logger = logging.getLogger("lightbus.schema")
@@ -253,6 +253,14 @@ def channel_address(prefix: str, api: str, event: str = "") -> str:
 def envelope() -> tuple[dict[str, Any], str]:
     """The envelope's JSON Schema and the name of its reply-address field."""
     return envelope_schema(), REPLY_FIELD
+
+
+# The rest of what a document describing the wire needs (AsyncAPI), from the one module
+# that knows the wire format: the field of a stream entry that holds a message's JSON (a
+# list item is the JSON itself), the schema of a whole message, of a result's error.
+ENTRY_FIELD = FIELD
+message_body = body_schema
+error_info = error_schema
 
 
 # ---------------------------------------------------------------- schema files

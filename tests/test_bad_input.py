@@ -55,6 +55,14 @@ async def test_unknown_api_lists_the_known_ones(bus):
     assert "Known APIs: auth" in str(caught.value)
 
 
+async def test_unknown_api_lists_loaded_schemas_too(bus):
+    # As `lightbus run --schema` loads them: known here, though not defined here.
+    bus.client.schemas["stock"] = {"rpcs": {}, "events": {}}
+    with pytest.raises(UnknownApi) as caught:
+        await bus.billing.charge.call_async(amount=1)
+    assert caught.value.known == ["auth", "stock"]
+
+
 async def test_unknown_rpc_lists_the_rpcs(bus):
     with pytest.raises(UnknownName) as caught:
         await bus.auth.check_pasword.call_async(username="a", password="b")

@@ -72,7 +72,7 @@ def test_golden_asyncapi_is_valid_asyncapi_3(worker_env, asyncapi_validator):
     )
     assert document["channels"]["warranty.rpc"]["address"] == "lightbus:rpc:warranty"
     reply = document["operations"]["warranty.check_serial"]["reply"]
-    assert reply["address"]["location"] == "$message.header#/reply_to"
+    assert reply["address"]["location"] == "$message.payload#/reply_to"
     payload = document["components"]["schemas"]["warranty.check_serial.response"]
     assert payload == {"$ref": "#/components/schemas/warranty.Coverage"}
     quickstart = dumpschema(QUICKSTART, worker_env(), "--local", "--format", "asyncapi")
