@@ -214,3 +214,20 @@ def pretty_json(text: str) -> str:
 
 def _text(value: object) -> str:
     return str(value)
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a replay would send, and to whom, as the confirmation screen states it.
+
+    Built from the runtime's replay plan (issue 14's ``lightbus.replay``) by the source;
+    ``blockers`` are the reasons it cannot be sent as it is (a truncated or redacted
+    payload, a listener that does not exist...): with any, the screen offers no send.
+    """
+
+    original_id: str
+    label: str  # "event sales.order_placed"
+    targets: tuple[str, ...]  # "listener reserve_parts (group parts.reserve_parts)", ...
+    payload: str  # the arguments as they will be sent (JSON)
+    notes: tuple[str, ...] = ()  # e.g. "a new message id, with replay_of set to ..."
+    blockers: tuple[str, ...] = ()

@@ -74,8 +74,8 @@ class ApiStats:
     def __init__(
         self,
         *,
-        bucket_s: int = 10,
-        buckets: int = 30,
+        bucket_s: int = 20,
+        buckets: int = 15,
         samples: int = 1000,
         max_names: int = 2000,
     ) -> None:
