@@ -163,6 +163,8 @@ class MessageScreen(MonitorScreen):
         links = self.query_one("#links", OptionList)
         if links.display:
             links.focus()
+            if links.highlighted is None:
+                links.highlighted = 0
 
     def action_scroll(self, direction: int) -> None:
         detail = self.query_one("#detail", VerticalScroll)

@@ -77,8 +77,8 @@ class TraceScreen(MonitorScreen):
             found = _add(tree.root, root, self.focus_id)
             focus_node = focus_node or found
         tree.root.expand_all()
-        if focus_node is not None:
-            tree.move_cursor(focus_node)
+        if focus_node is not None:  # once the tree has laid out its lines
+            self.call_after_refresh(tree.move_cursor, focus_node, animate=False)
         if not roots:
             tree.root.add_leaf(Text("No record of this trace in the stream (trimmed?)", "yellow"))
 

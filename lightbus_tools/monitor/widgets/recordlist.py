@@ -35,7 +35,7 @@ STATUS_STYLE = {
 # In cell order: time, step, api.name, service/listener, status, queued, handler, id.
 COLUMNS = (
     Column("time", 12),
-    Column("step", 16),
+    Column("step", 19),
     Column("api.name", 14, flexible=True),
     Column("service/listener", 10, drop=2, flexible=True),
     Column("status", 7),
