@@ -22,10 +22,11 @@ def make_monitor(
     clock: Callable[[], float] = time.time,
     where: str | None = None,
     poll_s: float = 0.2,
+    settings: dict[str, Any] | None = None,
     **options: Any,
 ) -> MonitorApp:
     """The app on the bus at ``redis_url``, times in UTC, reading the whole stream."""
-    source = Source(redis_url=redis_url)
+    source = Source(redis_url=redis_url, **(settings or {}))
     options.setdefault("max_attempts", source.max_attempts)
     options.setdefault("ack_timeout", source.ack_timeout)
     model = MonitorModel(
@@ -61,8 +62,11 @@ async def until(pilot: Any, condition: Callable[[], Any], timeout: float = 10.0)
         if value:
             return value
         if time.monotonic() > deadline:
+            app = pilot.app
+            workers = [(w.name, w.state.name, w.error) for w in app.workers]
             raise AssertionError(
-                f"not met within {timeout}s; the screen shows:\n{screen_text(pilot.app)}"
+                f"not met within {timeout}s; workers {workers}; the screen shows:\n"
+                f"{screen_text(app)}"
             )
         await pilot.pause(0.02)
 

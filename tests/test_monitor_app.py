@@ -12,6 +12,7 @@ import asyncio
 import pytest
 from monitor_pilot import make_monitor, screen_text, until, until_shown
 
+import lightbus
 from lightbus import Api, Event
 from lightbus_tools.monitor.messages import ReplayPlan
 from lightbus_tools.monitor.screens.apis import ApisScreen
@@ -25,6 +26,7 @@ from lightbus_tools.monitor.screens.replay import ConfirmReplay
 from lightbus_tools.monitor.screens.trace import TraceScreen
 from lightbus_tools.monitor.screens.workers import WorkersScreen
 from lightbus_tools.monitor.widgets.recordlist import RecordList
+from lightbus_tools.redis_server import RedisServer
 
 
 class OutOfStock(Exception):
@@ -341,7 +343,14 @@ async def test_help_lists_the_keys_of_the_screen_below_and_the_filter_terms(redi
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for expected in ("Pause/resume", "Trace", "Filter", "go to Backlog", "status:", "listener:"):
+        for expected in (
+            "Pause/resume",
+            "Trace",
+            "Filter",
+            "go to Backlog",
+            "status:",
+            "listener:",
+        ):
             assert expected in text, expected
         assert "Focus Next" not in text  # textual's own keys are left out
         await press(pilot, "escape")
@@ -481,3 +490,28 @@ def _position(stream_id: str) -> tuple[int, ...]:
     entry, _, index = stream_id.partition("#")
     ms, _, seq = entry.partition("-")
     return int(ms), int(seq), int(index or 0)
+
+
+# ---------------------------------------------------------------- Redis going away
+
+
+async def test_redis_going_away_shows_it_and_the_monitor_recovers_by_itself(bus_factory):
+    server = RedisServer().start()
+    try:
+        app = make_monitor(server.url, settings={"connect_timeout": 1.0})
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.model.link.state == "connected")
+            server.kill()
+            await until_shown(pilot, "disconnected, retrying", timeout=15)
+            assert app.model.link.detail.startswith("Cannot reach Redis")
+            server.start()
+            await until(pilot, lambda: app.model.link.state == "connected", timeout=20)
+            # And it reads again: a record written now shows.
+            caller = lightbus.create(redis_url=server.url, service_name="later")
+            caller.client.register_api(SalesApi())
+            await caller.client.fire("sales", "order_placed", {"order_id": 7, "product": "x"})
+            await caller.client.close()
+            await until(pilot, lambda: "event.fired" in steps(app), timeout=15)
+            assert "● live" in screen_text(app) and "disconnected" not in screen_text(app)
+    finally:
+        server.stop()

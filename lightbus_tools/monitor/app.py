@@ -130,7 +130,7 @@ class MonitorApp(App[None]):
             screen = self.screen
         except ScreenStackError:  # shutting down: the screens are gone
             return
-        if isinstance(screen, MonitorScreen) and screen.is_mounted:
+        if isinstance(screen, MonitorScreen) and screen.drawn:
             screen.model_changed(what)
 
     def _tick(self) -> None:

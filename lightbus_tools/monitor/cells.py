@@ -24,11 +24,13 @@ def clock(ts_ms: int, tz: tzinfo | None, *, millis: bool = True) -> str:
     return text[:-3] if millis else text[:8]
 
 
-def stamp(ts_ms: int, tz: tzinfo | None) -> str:
-    """``2026-11-28 14:05:03`` for an epoch-ms time (``""`` for 0)."""
+def stamp(ts_ms: int, tz: tzinfo | None, *, year: bool = True) -> str:
+    """``2026-11-28 14:05:03`` (``11-28 14:05:03`` without the year) for an epoch-ms
+    time (``""`` for 0)."""
     if not ts_ms:
         return ""
-    return datetime.fromtimestamp(ts_ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+    shape = "%Y-%m-%d %H:%M:%S" if year else "%m-%d %H:%M:%S"
+    return datetime.fromtimestamp(ts_ms / 1000, tz).strftime(shape)
 
 
 def duration(ms: float | None) -> str:
@@ -87,11 +89,11 @@ def who(record: TraceRecord) -> str:
     return record.service
 
 
-def live_cells(record: TraceRecord, tz: tzinfo | None) -> tuple[str, ...]:
+def live_cells(record: TraceRecord, tz: tzinfo | None, *, millis: bool = True) -> tuple[str, ...]:
     """The Live screen's row: time, step, api.name, service/listener, status, queued,
     handler, message id."""
     return (
-        clock(record.ts, tz),
+        clock(record.ts, tz, millis=millis),
         record.record,
         target(record),
         who(record),

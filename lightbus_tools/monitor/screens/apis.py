@@ -26,7 +26,7 @@ class ApisScreen(TableScreen):
         Column("p99", 6, drop=1),
         Column("errors", 9),
         Column("dead", 4),
-        Column("last error", 20, drop=3),
+        Column("last error", 20, drop=3, most=40),
     )
     REDRAW_ON = frozenset({"filter", "all"})  # and once a second: rates move with time
     BINDINGS: ClassVar[list[BindingType]] = [

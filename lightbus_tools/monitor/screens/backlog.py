@@ -1,8 +1,9 @@
 """Backlog: per event stream and consumer group, how much is waiting and for how long.
 
-A group stands out when it falls behind (its lag grew since the last look, or its oldest
-pending entry waited longer than the acknowledgement timeout), and so do pending entries
-one failed delivery away from the dead letters. ``enter`` shows the event's records.
+The state column says when a group falls behind (``lag rising`` since the last look, or
+``stuck``: its oldest pending entry waited longer than the acknowledgement timeout) and
+how many pending entries are one failed delivery away from the dead letters (``near
+dead``). ``enter`` shows the event's records.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ class BacklogScreen(TableScreen):
     COLUMNS = (
         Column("api.name", 14),
         Column("group", 14),
-        Column("length", 6, drop=2),
-        Column("lag", 4),
+        Column("length", 6, drop=3),
+        Column("lag", 3),
         Column("pending", 7),
-        Column("oldest", 6),
-        Column("attempts", 8, drop=1),
-        Column("near dead", 9),
+        Column("oldest", 6, drop=1),
+        Column("attempts", 8, drop=2),
         Column("state", 10),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -44,7 +44,8 @@ class BacklogScreen(TableScreen):
                 flags.append("lag rising")
             if row.stuck:
                 flags.append("stuck")
-            near = Text(str(row.near_dead), "bold magenta") if row.near_dead else Text("")
+            if row.near_dead:
+                flags.append(f"{row.near_dead} near dead")
             found.append(
                 (
                     "|".join(row.key),
@@ -56,7 +57,6 @@ class BacklogScreen(TableScreen):
                         Text(str(state.pending), "yellow" if state.pending else ""),
                         cells.age(row.oldest_age_s),
                         str(row.highest_attempt or ""),
-                        near,
                         Text(", ".join(flags) or "ok", "bold red" if flags else "green"),
                     ],
                     row,

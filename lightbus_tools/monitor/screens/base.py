@@ -17,9 +17,10 @@ the table while it has no rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -92,6 +93,7 @@ class MonitorScreen(Screen[None]):
         super().__init__()
         self.context = context
         self.model = context.model
+        self.drawn = False  # composed and mounted: model_changed may touch the widgets
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.model, self.VIEW)
@@ -101,12 +103,16 @@ class MonitorScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def on_mount(self) -> None:
+        self.drawn = True  # (runs after the subclass's own on_mount)
+
     def model_changed(self, what: str) -> None:
         """The model changed (``records``, ``bus``, ``link`` or ``filter``): redraw."""
         self.query_one(StatusBar).refresh()
 
     def on_screen_resume(self) -> None:
-        self.model_changed("all")
+        if self.drawn:
+            self.model_changed("all")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MUTATING_ACTIONS and self.model.options.readonly:
@@ -139,27 +145,38 @@ class TableScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         self.shown: list[int] = []
+        self._fitted: list[tuple[int, int]] = []
         self.values = {}
-        self._fit(self.app.size.width)
+        self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._fit(event.size.width)
-
-    def _fit(self, width: int) -> None:
-        # A cell has one cell of padding either side; the scroll bar takes two.
-        shown = [i for i, _ in fitting(self.COLUMNS, width - 2, gap=2)]
-        if shown != self.shown:
-            self.shown = shown
-            table: DataTable[Any] = self.query_one(DataTable)
-            table.clear(columns=True)
-            for i in shown:
-                table.add_column(self.COLUMNS[i].title, key=self.COLUMNS[i].title)
         self.redraw()
 
     def model_changed(self, what: str) -> None:
         super().model_changed(what)
         if what in self.REDRAW_ON:
             self.redraw()
+
+    def _fit(self, rows: list[tuple[str, list[Text | str], Any]]) -> None:
+        """Show the columns that fit the screen with the widths these rows need."""
+        needed = []
+        for i, column in enumerate(self.COLUMNS):
+            width = max([column.width, *(_width(cells[i]) for _, cells, _ in rows)])
+            needed.append(replace(column, width=min(width, column.most or width)))
+        # A cell has one cell of padding either side; the scroll bar takes two.
+        fitted = fitting(needed, self.app.size.width - 2, gap=2)
+        shown = [i for i, _ in fitted]
+        if fitted != self._fitted:
+            self._fitted = fitted
+            self.shown = shown
+            table: DataTable[Any] = self.query_one(DataTable)
+            table.clear(columns=True)
+            for i, width in fitted:
+                column = self.COLUMNS[i]
+                # A column that may cut its content gets a fixed width; the others fit theirs.
+                table.add_column(
+                    column.title, key=column.title, width=width if column.most else None
+                )
 
     def rows(self) -> list[tuple[str, list[Text | str], Any]]:
         """(key, cells, value) per row, in order."""
@@ -175,6 +192,7 @@ class TableScreen(MonitorScreen):
         selected = None
         if table.row_count:
             selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        self._fit(rows)
         table.clear()
         for key, cells, _ in rows:
             table.add_row(*(cells[i] for i in self.shown), key=key)
@@ -189,6 +207,7 @@ class TableScreen(MonitorScreen):
             hint.update(self.no_rows_text())
             hint.display = True
             table.display = False
+        self.refresh_bindings()
 
     def no_rows_text(self) -> str:
         if not self.model.filter.empty:
@@ -219,3 +238,7 @@ class TableScreen(MonitorScreen):
 
     def open(self, value: Any) -> None:
         """Enter on a row."""
+
+
+def _width(cell: Text | str) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)

@@ -26,8 +26,8 @@ class DeadLettersScreen(TableScreen):
         Column("listener", 14),
         Column("error type", 14),
         Column("count", 5),
-        Column("first", 19, drop=1),
-        Column("last", 19),
+        Column("first", 14, drop=1),
+        Column("last", 14),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_row", "Open group", priority=True)
@@ -43,8 +43,8 @@ class DeadLettersScreen(TableScreen):
                     group.listener,
                     Text(group.error_type, "red"),
                     Text(str(group.count), "bold magenta"),
-                    cells.stamp(group.first_ts, tz),
-                    cells.stamp(group.last_ts, tz),
+                    cells.stamp(group.first_ts, tz, year=False),
+                    cells.stamp(group.last_ts, tz, year=False),
                 ],
                 group,
             )
@@ -71,7 +71,7 @@ class DeadLetterGroupScreen(TableScreen):
         Column("dead-lettered", 19),
         Column("message", 32),
         Column("attempts", 8, drop=1),
-        Column("error", 20, drop=2),
+        Column("error", 20, drop=2, most=50),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_row", "Open message", priority=True)

@@ -32,19 +32,12 @@ class LiveScreen(MonitorScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="columns")
         yield RecordList(self.model, id="records")
         yield Static("", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one(RecordList).focus()
         self._show_hint()
-
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._columns)
-
-    def _columns(self) -> None:
-        self.query_one("#columns", Static).update(" " + self.query_one(RecordList).header())
 
     def model_changed(self, what: str) -> None:
         super().model_changed(what)
@@ -63,10 +56,8 @@ class LiveScreen(MonitorScreen):
         text = self._hint_text()
         hint.display = bool(text)
         records.display = not text
-        self.query_one("#columns").display = not text
         if text:
             hint.update(text)
-        self._columns()
 
     def _hint_text(self) -> str:
         model = self.model

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from lightbus_tools.monitor.filters import TERMS, FilterError, parse_filter
 from lightbus_tools.monitor.widgets.statusbar import VIEWS
@@ -32,6 +32,7 @@ class FilterPrompt(ModalScreen[str | None]):
             yield Static("Filter  (enter applies, esc cancels, empty clears; ? lists terms)")
             yield Input(value=self.current, placeholder="status:error api:sales ...", id="filter")
             yield Static(EXAMPLES, id="problem")
+        yield Footer(compact=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         problem = self.query_one("#problem", Static)
@@ -68,6 +69,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help"):
             yield Static(self._keys())
             yield Static(self._filters())
+        yield Footer(compact=True)
 
     def _keys(self) -> Table:
         table = Table(title="Keys here", title_justify="left", box=None, show_header=False)

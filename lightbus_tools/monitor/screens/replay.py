@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from lightbus_tools.monitor.messages import ReplayPlan
 
@@ -56,6 +56,7 @@ class ConfirmReplay(ModalScreen[bool]):
             parts.append(Text("\ny  send        n / esc  cancel", "bold"))
         with VerticalScroll(id="confirm"):
             yield Static(Group(*parts))
+        yield Footer(compact=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "send":

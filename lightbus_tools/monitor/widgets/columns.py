@@ -17,6 +17,7 @@ class Column:
     width: int  # the width its content usually needs (at least that of the title)
     drop: int = 0  # dropped first when the screen is narrow (highest first); 0: never
     flexible: bool = False  # shares the width left over
+    most: int = 0  # a table cuts longer content to this width (0: never cuts)
 
 
 def fitting(columns: Sequence[Column], width: int, gap: int = 1) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """The live feed's table: draws only the rows on screen, straight from the model's buffer.
 
-A Line API widget (``ScrollView``): its virtual height is the number of records in view,
-and :meth:`RecordList.render_line` builds the one row a screen line shows, so a buffer of
+A Line API widget (``ScrollView``): its first line is the column titles, which stay put;
+its virtual height is one more than the number of records in view, and
+:meth:`RecordList.render_line` builds the one row a screen line shows, so a buffer of
 100,000 records costs a redraw no more than one of 20. The cursor stays on the newest
 record while it is at the top; moved down, it stays on its record as new ones arrive
 above it (the rows on screen do not jump).
@@ -36,13 +37,14 @@ STATUS_STYLE = {
 COLUMNS = (
     Column("time", 12),
     Column("step", 19),
-    Column("api.name", 14, flexible=True),
-    Column("service/listener", 10, drop=2, flexible=True),
+    Column("api.name", 18, flexible=True),
+    Column("service/listener", 10, drop=1, flexible=True),
     Column("status", 7),
     Column("queued", 7, drop=3),
     Column("handler", 7),
-    Column("message", 8, drop=1),
+    Column("message", 8, drop=2),
 )
+WIDE = 100  # from this width on, times show milliseconds
 
 
 def fit(text: str, width: int) -> str:
@@ -93,6 +95,7 @@ class RecordList(ScrollView, can_focus=True):
         self.model = model
         self.cursor = 0
         self._shown = model.buffer.shown
+        self._millis = False
         self._columns = fitting(COLUMNS, 80)
 
     # ------------------------------------------------------------ following the model
@@ -106,14 +109,14 @@ class RecordList(ScrollView, can_focus=True):
             self.cursor += added
             self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
         self.cursor = max(0, min(self.cursor, total - 1))
-        self.virtual_size = Size(self.size.width, total)
+        self.virtual_size = Size(self.size.width, total + 1)
         self.refresh()
 
     def reset(self) -> None:
         """Back to the newest record (after the filter changed)."""
         self._shown = self.model.buffer.shown
         self.cursor = 0
-        self.virtual_size = Size(self.size.width, len(self.model.buffer))
+        self.virtual_size = Size(self.size.width, len(self.model.buffer) + 1)
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
@@ -123,8 +126,11 @@ class RecordList(ScrollView, can_focus=True):
         return buffer.newest(self.cursor) if self.cursor < len(buffer) else None
 
     def on_resize(self) -> None:
-        self._columns = fitting(COLUMNS, self.size.width)
-        self.virtual_size = Size(self.size.width, len(self.model.buffer))
+        width = self.size.width
+        self._millis = width >= WIDE
+        time = Column("time", 12 if self._millis else 8)
+        self._columns = fitting((time, *COLUMNS[1:]), width)
+        self.virtual_size = Size(self.size.width, len(self.model.buffer) + 1)
 
     def header(self) -> str:
         return " ".join(fit(COLUMNS[i].title, w) for i, w in self._columns)
@@ -132,13 +138,16 @@ class RecordList(ScrollView, can_focus=True):
     # ------------------------------------------------------------ drawing
 
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
         width = self.size.width
+        if y == 0:
+            style = self.rich_style + self.get_component_rich_style("recordlist--header")
+            return Strip([Segment(self.header(), style)]).adjust_cell_length(width, style)
+        index = self.scroll_offset.y + y - 1
         buffer = self.model.buffer
         if index >= len(buffer):
             return Strip.blank(width, self.rich_style)
         record = buffer.newest(index)
-        values = cells.live_cells(record, self.model.tz)
+        values = cells.live_cells(record, self.model.tz, millis=self._millis)
         base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("recordlist--cursor")
@@ -160,7 +169,7 @@ class RecordList(ScrollView, can_focus=True):
         self._go(self.cursor + step)
 
     def action_page(self, direction: int) -> None:
-        self._go(self.cursor + direction * max(1, self.size.height - 1))
+        self._go(self.cursor + direction * max(1, self.size.height - 2))
 
     def action_top(self) -> None:
         self._go(0)
@@ -175,9 +184,9 @@ class RecordList(ScrollView, can_focus=True):
 
     def _go(self, index: int) -> None:
         self.cursor = max(0, min(index, len(self.model.buffer) - 1))
-        top = self.scroll_offset.y
+        top, rows = self.scroll_offset.y, self.size.height - 1  # below the titles
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + self.size.height:
-            self.scroll_to(y=self.cursor - self.size.height + 1, animate=False, immediate=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
         self.refresh()
