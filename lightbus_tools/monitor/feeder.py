@@ -17,7 +17,6 @@ still holds is missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +45,7 @@ class LinkChanged:
 
 
 Update = RecordsRead | BusLook | LinkChanged
+STOP_WAIT_S = 2.5  # longer than one blocking read of the trace (1 s)
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Feeder:
     retry_cap: float = 5.0
     _pending: list[TraceRecord] = field(default_factory=list)
     _state: str = "connecting"
+    _stopping: bool = False
 
     async def run(self) -> None:
         """Read until cancelled."""
@@ -71,16 +72,21 @@ class Feeder:
         try:
             await asyncio.gather(*tasks)
         finally:
+            # A cancellation can be lost inside redis-py's blocking read (seen on Python
+            # 3.11: the task goes on reading); the stop flag ends the follow within a
+            # block of XREAD regardless, and the wait is bounded either way.
+            self._stopping = True
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+
+    def _stopped(self) -> bool:
+        return self._stopping
 
     async def _trace(self) -> None:
         after: str | None = None
         wait = self.retry_first
-        while True:
+        while not self._stopping:
             try:
                 if after is None:
                     after = await self._start()
@@ -88,7 +94,7 @@ class Feeder:
                     await self.source.last_id()  # is it back?
                 self._connected()
                 wait = self.retry_first
-                async for record in self.source.follow(after):
+                async for record in self.source.follow(after, stop=self._stopped):
                     self._pending.append(record)
                     after = record.stream_id
             except SourceUnavailable as exc:

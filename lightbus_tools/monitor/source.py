@@ -17,7 +17,7 @@ the public modules land, only this module changes: the model's types stay as the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import lightbus
@@ -94,10 +94,13 @@ class Source:
         """The newest ``limit`` records written since ``since_ms``, oldest first."""
         return await _guard(self.reader.read(since=since_ms, limit=limit))
 
-    async def follow(self, after: str) -> AsyncIterator[TraceRecord]:
-        """Records written after the record ``after`` (a stream id), as they come."""
+    async def follow(
+        self, after: str, stop: Callable[[], bool] | None = None
+    ) -> AsyncIterator[TraceRecord]:
+        """Records written after the record ``after`` (a stream id), as they come, until
+        ``stop()`` is true (checked about once a second)."""
         try:
-            async for record in self.reader.follow(after=after):
+            async for record in self.reader.follow(after=after, stop=stop):
                 yield record
         except BusConnectionError as exc:
             raise SourceUnavailable(str(exc)) from None
