@@ -77,7 +77,7 @@ class MonitorApp(App[None]):
         *,
         since_ms: int | None = None,
         poll_s: float = 2.0,
-        flush_s: float = 0.05,
+        flush_s: float = 0.1,
     ) -> None:
         super().__init__()
         self.source = source

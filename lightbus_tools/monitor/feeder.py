@@ -54,7 +54,7 @@ class Feeder:
     deliver: Callable[[Update], None]
     since_ms: int | None = None
     history_limit: int = 10_000
-    flush_s: float = 0.05
+    flush_s: float = 0.1
     poll_s: float = 2.0
     retry_first: float = 0.5
     retry_cap: float = 5.0

@@ -108,7 +108,8 @@ class MonitorScreen(Screen[None]):
 
     def model_changed(self, what: str) -> None:
         """The model changed (``records``, ``bus``, ``link`` or ``filter``): redraw."""
-        self.query_one(StatusBar).refresh()
+        if what != "records" or self.model.buffer.paused:  # live records do not change it
+            self.query_one(StatusBar).refresh()
 
     def on_screen_resume(self) -> None:
         if self.drawn:

@@ -31,6 +31,7 @@ STATUS_STYLE = {
     "expired": Style(color="yellow"),
     "timeout": Style(color="yellow"),
 }
+NAME_STYLE = Style(bold=True)
 
 
 # In cell order: time, step, api.name, service/listener, status, queued, handler, id.
@@ -97,6 +98,11 @@ class RecordList(ScrollView, can_focus=True):
         self._shown = model.buffer.shown
         self._millis = False
         self._columns = fitting(COLUMNS, 80)
+        # Drawn rows by (record, is it the cursor's): under a firehose every row moves down
+        # on each redraw, and most were already drawn once. Cleared when the look changes.
+        self._lines: dict[tuple[str, bool], Strip] = {}
+        self._styles: tuple[Style, Style, Style] | None = None
+        self._cell_styles: dict[tuple[Style, str], Style] = {}
 
     # ------------------------------------------------------------ following the model
 
@@ -126,11 +132,27 @@ class RecordList(ScrollView, can_focus=True):
         return buffer.newest(self.cursor) if self.cursor < len(buffer) else None
 
     def on_resize(self) -> None:
+        self._forget_lines()
         width = self.size.width
         self._millis = width >= WIDE
         time = Column("time", 12 if self._millis else 8)
         self._columns = fitting((time, *COLUMNS[1:]), width)
         self.virtual_size = Size(self.size.width, len(self.model.buffer) + 1)
+
+    def on_focus(self) -> None:
+        self._forget_lines()  # the cursor's colour differs with focus
+
+    def on_blur(self) -> None:
+        self._forget_lines()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._forget_lines()
+
+    def _forget_lines(self) -> None:
+        self._lines.clear()
+        self._styles = None
+        self._cell_styles.clear()
 
     def header(self) -> str:
         return " ".join(fit(COLUMNS[i].title, w) for i, w in self._columns)
@@ -139,29 +161,49 @@ class RecordList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        if self._styles is None:
+            plain = self.rich_style
+            self._styles = (
+                plain,
+                plain + self.get_component_rich_style("recordlist--cursor"),
+                plain + self.get_component_rich_style("recordlist--header"),
+            )
+        plain, under_cursor, titles = self._styles
         if y == 0:
-            style = self.rich_style + self.get_component_rich_style("recordlist--header")
-            return Strip([Segment(self.header(), style)]).adjust_cell_length(width, style)
+            return Strip([Segment(self.header(), titles)]).adjust_cell_length(width, titles)
         index = self.scroll_offset.y + y - 1
         buffer = self.model.buffer
         if index >= len(buffer):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, plain)
         record = buffer.newest(index)
+        key = (record.stream_id, index == self.cursor)
+        line = self._lines.get(key)
+        if line is None:
+            if len(self._lines) > 8 * max(1, self.size.height):
+                self._lines.clear()
+            line = self._lines[key] = self._draw(record, under_cursor if key[1] else plain)
+        return line
+
+    def _draw(self, record: TraceRecord, base: Style) -> Strip:
         values = cells.live_cells(record, self.model.tz, millis=self._millis)
-        base = self.rich_style
-        if index == self.cursor:
-            base = base + self.get_component_rich_style("recordlist--cursor")
         segments = []
         for n, (i, column_width) in enumerate(self._columns):
             if n:
                 segments.append(Segment(" ", base))
             style = base
             if i == 4:
-                style = base + STATUS_STYLE.get(values[i], Style())
+                style = self._cell_style(base, values[i])
             elif i == 2:
-                style = base + Style(bold=True)
+                style = self._cell_style(base, "name")
             segments.append(Segment(fit(values[i], column_width), style))
-        return Strip(segments).adjust_cell_length(width, base)
+        return Strip(segments).adjust_cell_length(self.size.width, base)
+
+    def _cell_style(self, base: Style, look: str) -> Style:
+        style = self._cell_styles.get((base, look))
+        if style is None:
+            extra = NAME_STYLE if look == "name" else STATUS_STYLE.get(look, Style())
+            style = self._cell_styles[(base, look)] = base + extra
+        return style
 
     # ------------------------------------------------------------ keys
 
