@@ -105,7 +105,7 @@ async def keeps_up(url: str, *, rate: int, seconds: float, max_records: int) -> 
     rss_before = _rss_mb()
     source = Source(redis_url=url, prefix=PREFIX)
     model = MonitorModel(Options(max_records=max_records, where=url), tz=UTC)
-    app = MonitorApp(source, model, since_ms=None)
+    app = MonitorApp(source, model, since_ms=None, freeze_gc=True)  # as `lightbus monitor`
     stalls: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await _until(pilot, lambda: model.link.state == "connected")
@@ -244,8 +244,8 @@ def describe(f: dict[str, float], *, rate: int, max_records: int) -> str:
             f"  taken in  {f['taken_per_s']:>10,.0f} rec/s  ({kept:.2f}x of written)",
             f"  behind when the writer stopped: {f['behind_at_end']:,.0f} records; "
             f"caught up {f['caught_up_ms']:,.0f} ms later",
-            f"  event loop busy: longest {f['stall_max_ms']:.0f} ms, p99 {f['stall_p99_ms']:.0f} ms; "
-            f"CPU {f['cpu_share'] * 100:.0f}% of one core",
+            f"  event loop busy: longest {f['stall_max_ms']:.0f} ms, "
+            f"p99 {f['stall_p99_ms']:.0f} ms; CPU {f['cpu_share'] * 100:.0f}% of one core",
             f"  memory: the model holds {f['held']:,.0f} records in {f['model_mb']:.1f} MB; "
             f"process peak grew {f['rss_growth_mb']:.0f} MB",
         ]

@@ -62,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         where=source.where,
     )
     since_ms = None if args.since is None else int(args.since.timestamp() * 1000)
-    MonitorApp(source, MonitorModel(options), since_ms=since_ms).run()
+    MonitorApp(source, MonitorModel(options), since_ms=since_ms, freeze_gc=True).run()
     return 0
 
 
