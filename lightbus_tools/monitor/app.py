@@ -18,6 +18,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
@@ -138,8 +139,10 @@ class MonitorApp(App[None]):
             screen = self.screen
         except ScreenStackError:  # shutting down: the screens are gone
             return
-        if isinstance(screen, MonitorScreen) and screen.drawn:
-            screen.model_changed(what)
+        if isinstance(screen, MonitorScreen) and screen.drawn and screen.is_attached:
+            # (NoMatches: shutting down, the screen's widgets are already gone)
+            with contextlib.suppress(NoMatches):
+                screen.model_changed(what)
 
     def _tick(self) -> None:
         if self.model.link.state == "disconnected":

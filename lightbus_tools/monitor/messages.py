@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lightbus_tools.monitor.health import DeadLetterEntry
 from lightbus_tools.monitor.source import (
+    HANDLER_STEPS,
     RPC_RETURNED,
     SENT_STEPS,
     Handling,
@@ -53,7 +54,11 @@ class Attempt:
 
 @dataclass(frozen=True)
 class HandlingRow:
-    """What one listener (or the RPC's worker) did with the message."""
+    """What one listener (or the RPC's worker) did with the message.
+
+    ``queued_ms`` and ``duration_ms`` are those of the last attempt: the time from the
+    send until it started (retries included), and how long it ran.
+    """
 
     listener: str
     status: str
@@ -65,6 +70,15 @@ class HandlingRow:
     error: str
     traceback: str
     history: tuple[Attempt, ...]
+
+    @property
+    def elapsed_ms(self) -> float:
+        """From the send to the end of the last attempt."""
+        return self.queued_ms + self.duration_ms
+
+    @property
+    def error_text(self) -> str:
+        return f"{self.error_type}: {self.error}" if self.error_type else ""
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,7 @@ def message_view(
         truncated=bool(payload_record and payload_record.truncated),
         redacted=bool(payload_record and payload_record.redacted),
         sent_at=sent.sent_at or sent.ts,
-        handlings=tuple(_handling(h) for h in node.handlings),
+        handlings=tuple(handling_row(h) for h in node.handlings),
         result=pretty_json(returned.payload) if returned is not None else None,
         returned_status=returned.status if returned is not None else "",
         returned_ms=returned.duration_ms if returned is not None else None,
@@ -169,13 +183,16 @@ def _with_payload(records: list[TraceRecord]) -> TraceRecord | None:
     return next((r for r in records if r.payload and r.record != RPC_RETURNED), None)
 
 
-def _handling(handling: Handling) -> HandlingRow:
+def handling_row(handling: Handling) -> HandlingRow:
+    """The row of one listener's (or worker's) handling of a message."""
+    runs = [r for r in handling.records if r.record in HANDLER_STEPS]
+    last = runs[-1] if runs else handling.records[-1]
     return HandlingRow(
         listener=handling.listener or "(worker)",
         status=handling.status,
         attempts=handling.attempt,
-        queued_ms=handling.queued_ms,
-        duration_ms=handling.duration_ms,
+        queued_ms=last.queued_ms,
+        duration_ms=last.duration_ms,
         handled_by=handling.process,
         error_type=handling.error_type,
         error=handling.error,

@@ -15,27 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lightbus_tools.monitor.source import (
-    HANDLER_STEPS,
-    Handling,
-    TraceNode,
-    TraceRecord,
-    build_tree,
-)
-
-
-@dataclass(frozen=True)
-class HandlingLine:
-    listener: str
-    status: str
-    attempts: int
-    queued_ms: float  # before the last attempt started
-    duration_ms: float  # of the last attempt
-    error: str
-
-    @property
-    def elapsed_ms(self) -> float:
-        return self.queued_ms + self.duration_ms
+from lightbus_tools.monitor.messages import HandlingRow, handling_row
+from lightbus_tools.monitor.source import TraceNode, TraceRecord, build_tree
 
 
 @dataclass
@@ -46,7 +27,7 @@ class TreeItem:
     service: str
     replay_of: str
     time_ms: float
-    handlings: list[HandlingLine]
+    handlings: list[HandlingRow]
     children: list[TreeItem] = field(default_factory=list)
     slow: bool = False
 
@@ -66,7 +47,7 @@ def trace_items(records: Iterable[TraceRecord]) -> list[TreeItem]:
 
 
 def _item(node: TraceNode) -> TreeItem:
-    handlings = [_line(h) for h in node.handlings]
+    handlings = [handling_row(h) for h in node.handlings]
     if node.returned is not None:
         time_ms = node.returned.duration_ms
     else:
@@ -80,19 +61,6 @@ def _item(node: TraceNode) -> TreeItem:
         time_ms=time_ms,
         handlings=handlings,
         children=[_item(child) for child in node.children],
-    )
-
-
-def _line(handling: Handling) -> HandlingLine:
-    runs = [r for r in handling.records if r.record in HANDLER_STEPS]
-    last = runs[-1] if runs else handling.records[-1]
-    return HandlingLine(
-        listener=handling.listener or "(worker)",
-        status=handling.status,
-        attempts=handling.attempt,
-        queued_ms=last.queued_ms,
-        duration_ms=last.duration_ms,
-        error=f"{handling.error_type}: {handling.error}" if handling.error_type else "",
     )
 
 

@@ -16,9 +16,10 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from lightbus_tools.monitor import cells
+from lightbus_tools.monitor.messages import HandlingRow
 from lightbus_tools.monitor.screens.base import Context, MonitorScreen, OpenMessage
 from lightbus_tools.monitor.source import SourceUnavailable
-from lightbus_tools.monitor.trees import HandlingLine, TreeItem, trace_items
+from lightbus_tools.monitor.trees import TreeItem, trace_items
 
 STATUS_STYLE = {"ok": "green", "error": "bold red", "dead": "bold magenta", "expired": "yellow"}
 
@@ -118,7 +119,7 @@ def _label(item: TreeItem) -> Text:
     return text
 
 
-def _handling(line: HandlingLine) -> Text:
+def _handling(line: HandlingRow) -> Text:
     text = Text()
     text.append(f"{line.listener}: ", "dim")
     text.append(line.status, STATUS_STYLE.get(line.status, ""))
@@ -127,6 +128,6 @@ def _handling(line: HandlingLine) -> Text:
     text.append(
         f"  queued {cells.duration(line.queued_ms)}, ran {cells.duration(line.duration_ms)}", "dim"
     )
-    if line.error:
-        text.append(f"  {line.error.splitlines()[0]}", "red")
+    if line.error_text:
+        text.append(f"  {line.error_text.splitlines()[0]}", "red")
     return text
