@@ -79,3 +79,37 @@ async def until_shown(pilot: Any, *texts: str, timeout: float = 10.0) -> str:
         timeout,
     )
     return found
+
+
+def rows(app: MonitorApp) -> list[Any]:
+    """The records of the Live feed, newest first."""
+    buffer = app.model.buffer
+    return [buffer.newest(i) for i in range(len(buffer))]
+
+
+def steps(app: MonitorApp) -> list[str]:
+    return [r.record for r in rows(app)]
+
+
+async def press(pilot: Any, *keys: str) -> None:
+    await pilot.press(*keys)
+    await pilot.pause()
+
+
+async def select_record(pilot: Any, record: Any) -> None:
+    """Put the Live list's cursor on ``record``."""
+    from lightbus_tools.monitor.widgets.recordlist import RecordList
+
+    index = next(i for i, r in enumerate(rows(pilot.app)) if r.stream_id == record.stream_id)
+    pilot.app.screen.query_one(RecordList)._go(index)
+    await pilot.pause()
+
+
+async def choose_row(pilot: Any, key: str) -> None:
+    """Put a table view's cursor on the row with ``key``."""
+    from textual.widgets import DataTable
+
+    table = pilot.app.screen.query_one(DataTable)
+    keys = [row.key.value for row in table.ordered_rows]
+    table.move_cursor(row=keys.index(key))
+    await pilot.pause()

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from monitor_pilot import make_monitor, screen_text, until, until_shown
+from monitor_pilot import make_monitor, screen_text, select_record, until, until_shown
 from monitor_scene import NOW, WHERE, write_scene
 
 from lightbus_tools.monitor.messages import ReplayPlan
 from lightbus_tools.monitor.screens.replay import ConfirmReplay
-from lightbus_tools.monitor.widgets.recordlist import RecordList
 
 GOLDEN = ROOT / "tests" / "golden" / "monitor"
 IMAGES = ROOT / "docs" / "images" / "monitor"
@@ -89,7 +88,8 @@ async def test_message(redis_url, scene):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         placed = scene[1]
-        await _open_record(pilot, placed)
+        await select_record(pilot, placed)
+        await pilot.press("enter")
         await until_shown(pilot, "event sales.order_placed  DEAD", "Handling")
         check(app, "message")
 
@@ -98,7 +98,8 @@ async def test_trace(redis_url, scene):
     app = scene_monitor(redis_url)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await _open_record(pilot, scene[1], key="t")
+        await select_record(pilot, scene[1])
+        await pilot.press("t")
         await until_shown(pilot, "3 messages")
         await pilot.pause()
         check(app, "trace")
@@ -154,12 +155,3 @@ async def test_empty_bus(redis_url):
         await ready(pilot)
         await until_shown(pilot, "Nothing on this bus yet")
         check(app, "empty")
-
-
-async def _open_record(pilot, record, key: str = "enter") -> None:
-    app = pilot.app
-    buffer = app.model.buffer
-    index = next(i for i in range(len(buffer)) if buffer.newest(i).stream_id == record.stream_id)
-    app.screen.query_one(RecordList)._go(index)
-    await pilot.pause()
-    await pilot.press(key)

@@ -205,4 +205,4 @@ class MonitorApp(App[None]):
 
     def _toggle_pause(self) -> None:
         self.model.toggle_pause()
-        self.refresh_model("records")
+        self.refresh_model("pause")

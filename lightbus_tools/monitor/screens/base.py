@@ -107,7 +107,8 @@ class MonitorScreen(Screen[None]):
         self.drawn = True  # (runs after the subclass's own on_mount)
 
     def model_changed(self, what: str) -> None:
-        """The model changed (``records``, ``bus``, ``link`` or ``filter``): redraw."""
+        """The model changed (``records``, ``pause``, ``bus``, ``link``, ``filter``, or
+        ``all`` of it): redraw."""
         if what != "records" or self.model.buffer.paused:  # live records do not change it
             self.query_one(StatusBar).refresh()
 

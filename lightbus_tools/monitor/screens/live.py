@@ -87,7 +87,7 @@ class LiveScreen(MonitorScreen):
 
     def action_pause(self) -> None:
         self.model.toggle_pause()
-        self.model_changed("records")
+        self.model_changed("pause")
 
     def action_back(self) -> None:
         if not self.model.filter.empty:
