@@ -51,7 +51,7 @@ STOP_WAIT_S = 2.5  # longer than one blocking read of the trace (1 s)
 @dataclass
 class Feeder:
     source: Source
-    deliver: Callable[[Update], None]
+    deliver: Callable[[Update], object]
     since_ms: int | None = None
     history_limit: int = 10_000
     flush_s: float = 0.1

@@ -3,13 +3,13 @@ errors. ``enter`` shows that api.name's records on the Live feed."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from lightbus_tools.monitor import cells
-from lightbus_tools.monitor.screens.base import START_A_WORKER, ShowFeed, TableScreen
+from lightbus_tools.monitor.screens.base import START_A_WORKER, Row, ShowFeed, TableScreen
 from lightbus_tools.monitor.stats import ApiRow
 from lightbus_tools.monitor.widgets.columns import Column
 
@@ -37,8 +37,8 @@ class ApisScreen(TableScreen):
         super().on_mount()
         self.set_interval(REFRESH_S, self.redraw)
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
-        found = []
+    def rows(self) -> list[Row]:
+        found: list[Row] = []
         for row in self.model.api_rows():
             errors = Text("0", "dim")
             if row.errors:

@@ -8,14 +8,14 @@ dead``). ``enter`` shows the event's records.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from lightbus_tools.monitor import cells
 from lightbus_tools.monitor.health import BacklogRow
-from lightbus_tools.monitor.screens.base import ShowFeed, TableScreen
+from lightbus_tools.monitor.screens.base import Row, ShowFeed, TableScreen
 from lightbus_tools.monitor.widgets.columns import Column
 
 
@@ -35,8 +35,8 @@ class BacklogScreen(TableScreen):
         Binding("enter", "open_row", "Show records", priority=True)
     ]
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
-        found = []
+    def rows(self) -> list[Row]:
+        found: list[Row] = []
         for row in self.model.backlog_rows():
             state = row.state
             flags = []

@@ -46,6 +46,9 @@ START_A_WORKER = (
 )
 
 
+Row = tuple[str, list[Text | str], Any]  # a table row: key, cells, what enter opens
+
+
 @dataclass
 class Context:
     """What screens need from the app."""
@@ -159,7 +162,7 @@ class TableScreen(MonitorScreen):
         if what in self.REDRAW_ON:
             self.redraw()
 
-    def _fit(self, rows: list[tuple[str, list[Text | str], Any]]) -> None:
+    def _fit(self, rows: list[Row]) -> None:
         """Show the columns that fit the screen with the widths these rows need."""
         needed = []
         for i, column in enumerate(self.COLUMNS):
@@ -180,7 +183,7 @@ class TableScreen(MonitorScreen):
                     column.title, key=column.title, width=width if column.most else None
                 )
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
+    def rows(self) -> list[Row]:
         """(key, cells, value) per row, in order."""
         raise NotImplementedError
 

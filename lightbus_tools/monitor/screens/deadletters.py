@@ -6,7 +6,7 @@ error and traceback kept in the dead letter even when the trace has been trimmed
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from lightbus_tools.monitor import cells
 from lightbus_tools.monitor.health import DeadLetterEntry, DeadLetterGroup
-from lightbus_tools.monitor.screens.base import Context, OpenMessage, TableScreen
+from lightbus_tools.monitor.screens.base import Context, OpenMessage, Row, TableScreen
 from lightbus_tools.monitor.widgets.columns import Column
 
 
@@ -33,7 +33,7 @@ class DeadLettersScreen(TableScreen):
         Binding("enter", "open_row", "Open group", priority=True)
     ]
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
+    def rows(self) -> list[Row]:
         tz = self.model.tz
         return [
             (
@@ -94,7 +94,7 @@ class DeadLetterGroupScreen(TableScreen):
         )
         yield from super().compose_body()
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
+    def rows(self) -> list[Row]:
         tz = self.model.tz
         return [
             (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,7 +36,7 @@ class ConfirmReplay(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         plan = self.plan
-        parts = [
+        parts: list[RenderableType] = [
             Text.assemble(
                 ("Replay ", "bold"), (plan.label, "bold"), "  ", (plan.original_id, "cyan")
             ),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
 from lightbus_tools.monitor import cells
-from lightbus_tools.monitor.screens.base import START_A_WORKER, TableScreen
+from lightbus_tools.monitor.screens.base import START_A_WORKER, Row, TableScreen
 from lightbus_tools.monitor.widgets.columns import Column
 
 
@@ -25,8 +23,8 @@ class WorkersScreen(TableScreen):
         Column("version", 9, drop=4),
     )
 
-    def rows(self) -> list[tuple[str, list[Text | str], Any]]:
-        found = []
+    def rows(self) -> list[Row]:
+        found: list[Row] = []
         for row in self.model.worker_rows():
             beat = row.beat
             seen = Text(f"{cells.age(row.age_s)} ago")
