@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from benchmarks import startup, tracereader, workloads
+from benchmarks import monitor, startup, tracereader, workloads
 from benchmarks.report import Report, machine, percentile
 from benchmarks.sides import BusSide, FloorSide, Side, WorkerProcess
 from lightbus_tools.redis_server import RedisServer
@@ -32,17 +32,21 @@ class Counts:
     reader_rounds: int
     imports: int
     startups: int
+    monitor_seconds: float
 
     @classmethod
     def short(cls) -> Counts:
-        return cls(2, 30, 100, 300, 100, 2000, 1, 2, 1)
+        return cls(2, 30, 100, 300, 100, 2000, 1, 2, 1, 2.0)
 
     @classmethod
     def full(cls) -> Counts:
         # Many short rounds rather than a few long ones: each ratio is paired within a
         # round, so a spike of load on the shared machine spoils one pair, not a side.
-        return cls(40, 100, 200, 1500, 500, 100_000, 3, 9, 3)
+        return cls(40, 100, 200, 1500, 500, 100_000, 3, 9, 3, 8.0)
 
+
+MONITOR_RATE = 5000  # trace records per second, DESIGN.md section 8
+MONITOR_CAP = 10_000  # records the monitor keeps (its default)
 
 VARIANTS: dict[str, dict[str, str]] = {
     "bus": {},
@@ -136,14 +140,21 @@ def run(counts: Counts, *, short: bool, log: Any = print) -> Report:
     report.meta["server"] = server.name
     try:
 
-        async def everything() -> tuple[Any, Any, Any]:
+        async def everything() -> tuple[Any, Any, Any, Any]:
             samples = await _measure(server.url, counts, log)
             reader = await _reader(server.url, counts, log)
             log("timing worker start-up")
             starts = await _startups(server.url, counts)
-            return samples, reader, starts
+            log(f"running the monitor under {MONITOR_RATE:,} trace records/s")
+            watched = await monitor.keeps_up(
+                server.url,
+                rate=MONITOR_RATE,
+                seconds=counts.monitor_seconds,
+                max_records=MONITOR_CAP,
+            )
+            return samples, reader, starts, watched
 
-        samples, reader, starts = asyncio.run(everything())
+        samples, reader, starts, watched = asyncio.run(everything())
     finally:
         server.stop()
     log("timing imports")
@@ -154,7 +165,9 @@ def run(counts: Counts, *, short: bool, log: Any = print) -> Report:
         imports["create"] += startup.import_ms("import lightbus; lightbus.create()", 1)
     report.meta["seconds"] = round(time.perf_counter() - began, 1)
     report.meta["reader"] = tracereader.reader_name()
+    report.meta["monitor"] = watched
     _rows(report, samples, reader, starts, imports)
+    _monitor_rows(report, watched)
     return report
 
 
@@ -265,4 +278,32 @@ def _rows(report: Report, samples: Any, reader: Any, starts: Any, imports: Any) 
         "ms",
         ("floor worker", starts["floor"]),
         ("lightbus run", starts["bus"]),
+    )
+
+
+def _monitor_rows(report: Report, watched: dict[str, float]) -> None:
+    """DESIGN.md section 8: the monitor keeps up with 5,000 records/s, memory bounded."""
+    report.ratio(
+        "8. monitor intake at 5,000 rec/s",
+        "rec/s",
+        ("written", [watched["written_per_s"]]),
+        ("taken in", [watched["taken_per_s"]]),
+        target=">= 0.95x",
+        check=lambda r: r >= 0.95,
+    )
+    report.absolute(
+        "8. monitor event loop busy",
+        "ms",
+        ("p99", [watched["stall_p99_ms"]]),
+        ("longest", [watched["stall_max_ms"]]),
+        target="< 250 ms",
+        check=lambda v: v < 250,
+    )
+    report.absolute(
+        f"8. monitor memory, {MONITOR_CAP:,} records kept",
+        "MB",
+        ("process growth", [watched["rss_growth_mb"]]),
+        ("model", [watched["model_mb"]]),
+        target="< 50 MB",
+        check=lambda v: v < 50,
     )

@@ -25,6 +25,7 @@ from lightbus.errors import LightbusError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lightbus.run_command", "run a worker: serve RPCs, listeners and schedules"),
     "dev": ("lightbus_tools.dev", "development loop: embedded Redis, reloading worker, live feed"),
+    "monitor": ("lightbus_tools.monitor.command", "watch the bus live in a terminal UI"),
     "inspect": ("lightbus_tools.inspect", "query the trace stream"),
     "trace": ("lightbus_tools.tracetree", "show the causal tree of one message or trace"),
     "call": ("lightbus_tools.send.call", "call an RPC and print its result"),

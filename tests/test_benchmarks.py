@@ -27,6 +27,9 @@ WORKLOADS = (
     "7. import lightbus",
     "7. import lightbus + create()",
     "7. worker start-up to first call",
+    "8. monitor intake at 5,000 rec/s",
+    "8. monitor event loop busy",
+    "8. monitor memory, 10,000 records kept",
 )
 
 

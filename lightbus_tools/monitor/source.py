@@ -1,0 +1,245 @@
+"""The monitor's one door to the runtime: the trace vocabulary, and every read of Redis.
+
+Nothing else in the monitor imports ``lightbus``. What comes through here:
+
+- the trace vocabulary: :class:`TraceRecord`, the step names grouped as the model needs
+  them, the known kinds and statuses, and :func:`build_tree` (all public names);
+- :class:`Source`, which reads one bus: trace history and live records through the public
+  reader (``lightbus.read_trace``, ``lightbus.TraceReader``), one message and one trace,
+  worker heartbeats, consumer-group state and dead letters.
+
+Consumer-group state and dead letters have no public reader yet (issue 13 brings
+``lightbus.groups`` and ``lightbus.deadletters``), so for now :class:`Source` reads them
+with plain redis-py commands (``XINFO GROUPS``, ``XPENDING``, ``XLEN``, ``XREVRANGE``) on the
+key names of ``lightbus.keys`` and decodes a dead letter with the runtime's own class. When
+the public modules land, only this module changes: the model's types stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import lightbus
+from lightbus import BusConnectionError, Handling, TraceNode, TraceRecord, build_tree
+from lightbus import trace as _steps
+from lightbus_tools.monitor.health import DeadLetterEntry, GroupState, WorkerBeat
+
+__all__ = [
+    "DEAD_LETTERED",
+    "HANDLER_STEPS",
+    "KINDS",
+    "RPC_RETURNED",
+    "SENT_STEPS",
+    "STATUSES",
+    "STEPS",
+    "Handling",
+    "Source",
+    "SourceUnavailable",
+    "TraceNode",
+    "TraceRecord",
+    "build_tree",
+]
+
+T = TypeVar("T")
+
+STEPS: tuple[str, ...] = _steps.STEPS
+SENT_STEPS = frozenset((_steps.EVENT_FIRED, _steps.RPC_CALLED))
+# Steps recording one run of a handler: they carry its duration.
+HANDLER_STEPS = frozenset(
+    (_steps.EVENT_HANDLED, _steps.EVENT_FAILED, _steps.RPC_HANDLED, _steps.RPC_FAILED)
+)
+OUTCOME_STEPS = frozenset(_steps.HANDLING_STEPS)
+DEAD_LETTERED = _steps.EVENT_DEAD_LETTERED
+RPC_RETURNED = _steps.RPC_RETURNED
+REPLAY_PERFORMED = _steps.REPLAY_PERFORMED
+KINDS = ("event", "rpc", "worker", "replay")
+STATUSES = ("ok", "error", "dead", "expired", "timeout")
+
+PENDING_SAMPLE = 100  # pending entries read per group, oldest first, for their attempts
+DEAD_LETTER_SAMPLE = 2000  # newest dead letters read per dead-letter stream
+
+
+class SourceUnavailable(Exception):
+    """Redis cannot be reached (the message says which and why)."""
+
+
+class Source:
+    """Reads one bus's Redis. Every method raises :class:`SourceUnavailable` when Redis is
+    unreachable.
+
+    Args:
+        settings: overrides for :func:`lightbus.create` (``redis_url``, ``prefix``...);
+            the rest comes from the environment and the config file, as for a worker.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self.bus = lightbus.create(**settings)
+        client = self.bus.client
+        self.reader = lightbus.TraceReader(self.bus)
+        self.max_attempts: int = client.settings.max_attempts
+        self.ack_timeout: float = client.settings.ack_timeout
+        self.where: str = client.settings.redacted_url()
+
+    async def close(self) -> None:
+        await self.bus.client.close()
+
+    # ------------------------------------------------------------ the trace
+
+    async def last_id(self) -> str:
+        """The stream id of the newest trace record (``0-0`` when there is none)."""
+        return await _guard(self.reader.last_id())
+
+    async def history(self, since_ms: int, limit: int) -> list[TraceRecord]:
+        """The newest ``limit`` records written since ``since_ms``, oldest first."""
+        return await _guard(self.reader.read(since=since_ms, limit=limit))
+
+    async def follow(
+        self, after: str, stop: Callable[[], bool] | None = None
+    ) -> AsyncIterator[TraceRecord]:
+        """Records written after the record ``after`` (a stream id), as they come, until
+        ``stop()`` is true (checked about once a second)."""
+        try:
+            async for record in self.reader.follow(after=after, stop=stop):
+                yield record
+        except BusConnectionError as exc:
+            raise SourceUnavailable(str(exc)) from None
+
+    async def records_of(self, message_id: str) -> list[TraceRecord]:
+        """Every record of one message, oldest first ([] when the stream holds none)."""
+        try:
+            return await _guard(self.reader.records_of(message_id))
+        except ValueError:  # not a message id
+            return []
+
+    async def trace(self, trace_id: str, near_ms: int | None) -> list[TraceRecord]:
+        """Every record of one trace, oldest first."""
+        return await _guard(self.reader.trace(trace_id, near_ms=near_ms))
+
+    # ------------------------------------------------------------ beside the trace
+
+    async def workers(self) -> list[WorkerBeat]:
+        """Every heartbeat in the registry, stale ones included."""
+        from lightbus import registry
+
+        client = self.bus.client
+        beats = await _guard(registry.list_workers(client.redis, client.keys, include_dead=True))
+        return [
+            WorkerBeat(
+                service=b.service,
+                process=b.process,
+                host=b.host,
+                pid=b.pid,
+                apis=tuple(b.apis),
+                listeners=tuple(b.listeners),
+                in_flight=b.in_flight,
+                version=b.version,
+                seen_at=b.ts,
+                interval=b.interval,
+            )
+            for b in beats
+        ]
+
+    async def groups(self) -> list[GroupState]:
+        """Every consumer group of every event stream."""
+        return await _guard(self._groups())
+
+    async def _groups(self) -> list[GroupState]:
+        from redis.exceptions import ResponseError
+
+        redis, keys = self.bus.client.redis, self.bus.client.keys
+        head = keys.event_stream("", "")[:-1]  # "<prefix>:event:"
+        states: list[GroupState] = []
+        async for raw in redis.scan_iter(match=keys.event_stream("*", "*"), count=500):
+            key = _text(raw)
+            api, _, name = key[len(head) :].rpartition(".")
+            try:
+                length = await redis.xlen(key)
+                infos = await redis.xinfo_groups(key)
+            except ResponseError:  # not a stream (any more)
+                continue
+            for info in infos:
+                group = _text(info["name"])
+                pending = int(info.get("pending") or 0)
+                sample = []
+                if pending:
+                    sample = await redis.xpending_range(key, group, "-", "+", PENDING_SAMPLE)
+                lag = info.get("lag")
+                states.append(
+                    GroupState(
+                        api=api,
+                        name=name,
+                        group=group,
+                        length=int(length),
+                        lag=None if lag is None else int(lag),
+                        pending=pending,
+                        consumers=int(info.get("consumers") or 0),
+                        oldest_pending_ms=_id_ms(sample[0]["message_id"]) if sample else None,
+                        deliveries=tuple(int(p["times_delivered"]) for p in sample),
+                    )
+                )
+        return states
+
+    async def dead_letters(self) -> list[DeadLetterEntry]:
+        """The newest dead letters of every dead-letter stream."""
+        return await _guard(self._dead_letters())
+
+    async def _dead_letters(self) -> list[DeadLetterEntry]:
+        from lightbus.deadletter import DeadLetter
+
+        redis, keys = self.bus.client.redis, self.bus.client.keys
+        found: list[DeadLetterEntry] = []
+        async for raw in redis.scan_iter(match=keys.dead_letter_pattern(), count=500):
+            for entry_id, fields in await redis.xrevrange(raw, count=DEAD_LETTER_SAMPLE):
+                try:
+                    letter = DeadLetter.from_fields(_text(entry_id), fields)
+                except ValueError:
+                    continue
+                found.append(
+                    DeadLetterEntry(
+                        stream_id=letter.stream_id,
+                        api=letter.api,
+                        name=letter.name,
+                        listener=letter.listener,
+                        group=letter.group,
+                        message_id=letter.message_id,
+                        attempts=letter.attempts,
+                        error_type=letter.error_type,
+                        error=letter.error,
+                        traceback=letter.traceback,
+                        ts=letter.ts,
+                        payload=_arguments(letter),
+                    )
+                )
+        return found
+
+
+async def _guard(operation: Awaitable[T]) -> T:
+    """``operation``'s result; any lost connection becomes :class:`SourceUnavailable`."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    try:
+        return await operation
+    except BusConnectionError as exc:
+        raise SourceUnavailable(str(exc)) from None
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise SourceUnavailable(f"Cannot reach Redis: {exc}") from None
+
+
+def _arguments(letter: Any) -> str:
+    try:
+        message = letter.message()
+    except ValueError:
+        return ""
+    import json
+
+    return json.dumps(message.kwargs, sort_keys=True, default=str)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id_ms(entry_id: bytes | str) -> int:
+    return int(_text(entry_id).partition("-")[0])
