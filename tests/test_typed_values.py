@@ -1,4 +1,5 @@
-"""examples/company works as its docstring says: typed values cast on both sides."""
+"""The typed company bus (tests/data/typed_company) works as its docstring says: typed values
+cast on both sides."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import textwrap
 
 from conftest import ROOT
 
-COMPANY = ROOT / "examples" / "company"
+COMPANY = ROOT / "tests" / "data" / "typed_company"  # the typed APIs, one bus module
 
 SESSION = textwrap.dedent(
     """
@@ -37,7 +38,7 @@ SESSION = textwrap.dedent(
 )
 
 
-def test_company_example(start_worker, worker_env):
+def test_typed_values_are_cast_on_both_sides(start_worker, worker_env):
     start_worker(COMPANY)
     result = subprocess.run(
         [sys.executable, "-c", SESSION],
