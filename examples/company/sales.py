@@ -1,8 +1,8 @@
 """Sales: takes orders and announces them.
 
 ``lightbus run --bus examples.company.sales``. Every order placed fires
-``sales.order_placed``, which warranty and parts listen to, and queues a confirmation
-email. Orders live in this process's memory: enough for an example.
+``sales.order_placed``, which warranty, parts and the mailer listen to. Orders live in
+this process's memory: enough for an example.
 """
 
 from __future__ import annotations
@@ -95,11 +95,6 @@ class SalesApi(Api):
             lines=lines,
             placed_at=order.placed_at,
             channel=channel,
-        )
-        await bus.mail.email_queued.fire_async(
-            to=customer,
-            subject=f"Your order {order.order_id}",
-            body=f"Thank you! {len(lines)} line(s), {order.total} EUR in total.",
         )
         log.info("order %d placed: %d line(s), %s EUR", order.order_id, len(lines), order.total)
         log.debug("order %d is message %s", order.order_id, sent.id)
