@@ -103,8 +103,8 @@ def _report(example: doctest.Example, got: str) -> str:
         f"{'>>> ' if i == 0 else '... '}{line}\n"
         for i, line in enumerate(example.source.rstrip("\n").splitlines())
     )
-    want = example.want or (example.exc_msg or "")
-    return f"{typed}expected:\n{want or '(nothing)'}\ngot:\n{got or '(nothing)'}"
+    want = (example.want or example.exc_msg or "").rstrip("\n")
+    return f"{typed}expected:\n{want or '(nothing)'}\ngot:\n{got.rstrip(chr(10)) or '(nothing)'}"
 
 
 def _close_buses(namespace: dict[str, Any]) -> None:

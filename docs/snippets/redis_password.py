@@ -1,0 +1,10 @@
+"""A password with URL characters in it, percent-encoded (docs/how-to/redis-connections.md);
+run by tests/test_docs_snippets.py."""
+
+password = "s3cr/t+k3y?#"
+
+# --8<-- [start:quote]
+from urllib.parse import quote
+
+redis_url = f"redis://app:{quote(password, safe='')}@redis.internal:6379/0"
+# --8<-- [end:quote]
