@@ -79,6 +79,7 @@ def types(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the site strictly into site/; `nox -s docs -- serve` serves it on 127.0.0.1."""
     session.install("-e", ".[docs]", "-c", CONSTRAINTS)
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life notice, on every build
     if session.posargs[:1] == ["serve"]:
         # Loopback only, whatever else is asked: `nox -s docs -- serve 8001` picks the port.
         port = next((arg for arg in session.posargs[1:] if arg.isdigit()), "8000")

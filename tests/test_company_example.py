@@ -64,13 +64,16 @@ def test_the_company_runs_every_app_and_stops(company):
     out = company.output
     assert company.returncode == 0, out
     assert re.search(r"company: embedded Redis \S+ \S+ at redis://127\.0\.0\.1:\d+/0", out), out
-    for app, api in [("sales", "sales"), ("warranty", "warranty"), ("parts", "company.parts"),
-                     ("mailer", "mail"), ("support", "support"), ("report", "reports")]:  # fmt: skip
+    apis = {"sales": "sales", "warranty": "warranty", "parts": "company.parts"}
+    apis |= {"mailer": "mail", "support": "support", "report": "reports"}
+    for app, api in apis.items():
         assert re.search(rf"\d\d:\d\d:\d\d {app} +serving APIs {re.escape(api)} ", out), app
     # Orders flow to every listener of sales.order_placed; each line names its message.
     assert re.search(r"shop +order 40 placed for ann@example\.com \(web\)", out)
-    assert re.search(r"warranty +order 40: SN-4000 registered until \S+ \(standard\)", out)
-    assert re.search(r"parts +order 40: reserved 1 x KETTLE-1, 2 x FILTER-S +\[message \w{12}\]", out)
+    assert re.search(r"warranty +order 40: SN-4000 registered until \d{4}-\d\d-\d\d", out)
+    assert re.search(
+        r"parts +order 40: reserved 1 x KETTLE-1, 2 x FILTER-S +\[message \w{12}\]", out
+    )
     # Order 42 cannot reserve its parts: three attempts, then a dead letter.
     for attempt in (1, 2, 3):
         assert f"attempt {attempt}/3): OutOfStock: order 42 needs 1 x GASKET-9, 0 in stock" in out
@@ -107,7 +110,11 @@ def test_why_order_42_did_not_reserve_its_parts_as_the_readme_walks_it(company):
     listed = company.lightbus(*commands[0][1:], "--json")
     assert listed.returncode == 0, listed.stderr
     [dead] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert (dead["api"], dead["name"], dead["listener"]) == ("sales", "order_placed", "reserve_parts")
+    assert (dead["api"], dead["name"], dead["listener"]) == (
+        "sales",
+        "order_placed",
+        "reserve_parts",
+    )
     assert dead["error"] == "order 42 needs 1 x GASKET-9, 0 in stock"
     short = dead["id"][-12:]  # as the table prints it
     table = company.lightbus(*commands[0][1:], COLUMNS="200")

@@ -32,7 +32,7 @@ def test_every_setting_is_documented_with_its_variable_type_and_default():
     fields = dataclasses.fields(Settings)
     assert list(rows) == [field.name for field in fields], "the table lists other settings"
     for field in fields:
-        name, env, kind, default, meaning = rows[field.name]
+        _, env, kind, default, meaning = rows[field.name]
         assert env == f"`LIGHTBUS_{field.name.upper()}`", field.name
         assert kind == f"`{field.type}`", field.name
         if field.default_factory is not dataclasses.MISSING:

@@ -156,7 +156,9 @@ def section_option_problems(page: Path, known: list[clidefs.Command]) -> list[st
 
 def test_options_in_a_section_about_commands_are_options_of_those_commands():
     known = clidefs.commands()
-    problems = [p for page in pages(include_readmes=True) for p in section_option_problems(page, known)]
+    problems = [
+        p for page in pages(include_readmes=True) for p in section_option_problems(page, known)
+    ]
     assert problems == [], "\n".join(problems)
 
 

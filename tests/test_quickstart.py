@@ -68,7 +68,9 @@ SNIPPETS = ROOT / "docs" / "snippets"
 def shell_lines(section: str) -> list[str]:
     """The lines of the ``sh`` blocks of the tutorial's section starting with ``section``."""
     text = TUTORIAL.read_text().split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
-    return [line for block in re.findall(r"```sh\n(.*?)```", text, re.S) for line in block.splitlines()]
+    return [
+        line for block in re.findall(r"```sh\n(.*?)```", text, re.S) for line in block.splitlines()
+    ]
 
 
 def run_python(cwd: Path, *args: Path) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,6 @@
-"""Run a Python prompt session from the docs as a person would type it, and check its output.
+"""Run a session from the docs as a person would type it, and check what it prints.
+
+Two kinds of session: a Python prompt (:func:`run`) and a shell (:func:`run_console`).
 
 A transcript (``docs/snippets/*.pycon``) is what a prompt shows: ``>>>`` and ``...`` lines
 typed, the rest printed. Each statement runs as the interactive interpreter runs it
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 import doctest
 import io
+import re
+import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -113,6 +118,82 @@ def _close_buses(namespace: dict[str, Any]) -> None:
     for value in namespace.values():
         if isinstance(value, lightbus.Bus):
             value.close()
+
+
+# ------------------------------------------------------------------ a shell session
+
+ID = r"[0-9a-f]{12,32}"
+
+
+def run_console(
+    text: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    seen: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> str | None:
+    """Run the ``$ lightbus ...`` commands of a console block; None if every output matched.
+
+    The expected output may say ``...`` for anything. What changes from run to run matches
+    any value of its kind: ids (12 to 32 hex digits), durations (``2.1 ms``), dates. An id
+    that a command shows and a later command is given (in full, or its last 12 digits, as
+    the tools print it) is replaced by the id this run showed there; pass the same ``seen``
+    to the blocks of one page so that this holds across them.
+    """
+    seen = {} if seen is None else seen  # an id as the docs show it -> the one this run showed
+    for command, want in _commands(text):
+        words = [_swap(word, seen) for word in shlex.split(command)]
+        if words[0] != "lightbus":
+            return f"$ {command}\nonly lightbus commands are run"
+        done = subprocess.run(
+            [sys.executable, "-m", *words],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+        found = re.fullmatch(_pattern(want), done.stdout.strip(), re.S)
+        if found is None:
+            return f"$ {command}\nexpected:\n{want}\ngot:\n{done.stdout.rstrip()}"
+        shown = re.findall(ID, re.sub(r"\.\.\.", "", want))
+        seen.update(zip(shown, found.groups(), strict=True))
+    return None
+
+
+def _commands(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("$ "):
+            found.append((line[2:], []))
+        elif found:
+            found[-1][1].append(line)
+    return [(command, "\n".join(lines).strip()) for command, lines in found]
+
+
+def _pattern(want: str) -> str:
+    parts = []
+    for piece in re.split(rf"(\.\.\.|{ID}|\d+(?:\.\d+)? (?:ms|s)\b|\d{{4}}-\d\d-\d\d|\s+)", want):
+        if piece == "...":
+            parts.append(".*?")
+        elif re.fullmatch(ID, piece):
+            parts.append(f"({ID})")
+        elif re.fullmatch(r"\d+(?:\.\d+)? (?:ms|s)", piece):
+            parts.append(r"\d+(?:\.\d+)? (?:ms|s)")
+        elif re.fullmatch(r"\d{4}-\d\d-\d\d", piece):
+            parts.append(r"\d{4}-\d\d-\d\d")
+        elif piece and piece.isspace():
+            parts.append(r"\s+")
+        else:
+            parts.append(re.escape(piece))
+    return "".join(parts)
+
+
+def _swap(word: str, seen: dict[str, str]) -> str:
+    for shown, real in seen.items():
+        if word == shown:
+            return real
+        if len(word) == 12 and shown.endswith(word):
+            return real[-12:]
+    return word
 
 
 if __name__ == "__main__":

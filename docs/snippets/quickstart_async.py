@@ -1,4 +1,4 @@
-"""The quick start's async twins, run against the quick start's worker (tests/test_quickstart.py)."""
+"""The quick start's async twins, run against its worker by tests/test_quickstart.py."""
 
 import asyncio
 

@@ -31,4 +31,6 @@ async def watch(bus):
     """Every record about shop.* from now on (XREAD BLOCK), until cancelled."""
     async for record in lightbus.read_trace(bus, api="shop", follow=True):
         print(record.record, record.name, record.status)
+
+
 # --8<-- [end:reader]

@@ -60,6 +60,8 @@ class Summary:
     orders: int
     revenue: Decimal
     by_channel: dict[str, int]
+
+
 # --8<-- [end:types]
 
 
@@ -89,7 +91,7 @@ class SalesApi(Api):
         )
         _orders[order.order_id] = order
         # Sent while handling the call, so both join the call's trace.
-        sent = await bus.sales.order_placed.fire_async(
+        await bus.sales.order_placed.fire_async(
             order_id=order.order_id,
             customer=customer,
             lines=lines,
@@ -97,7 +99,6 @@ class SalesApi(Api):
             channel=channel,
         )
         log.info("order %d placed: %d line(s), %s EUR", order.order_id, len(lines), order.total)
-        log.debug("order %d is message %s", order.order_id, sent.id)
         return order.order_id
 
     def get_order(self, order_id: int) -> Order | None:
@@ -113,5 +114,7 @@ class SalesApi(Api):
         # --8<-- [end:api]
 
 
+# --8<-- [start:register]
 bus = lightbus.create(service_name="sales")
 bus.client.register_api(SalesApi())
+# --8<-- [end:register]

@@ -71,8 +71,7 @@ def register_warranty(event, order_id, lines, placed_at, channel, **_):
             until = sold.replace(year=sold.year + years)
             _registered[line["serial"]] = Coverage(line["serial"], True, until, plan)
             bus.warranty.registered.fire(serial=line["serial"], plan=plan)
-            log.info("order %d: %s registered until %s (%s)", order_id, line["serial"], until,
-                     plan.value)  # fmt: skip
+            log.info("order %d: %s registered until %s", order_id, line["serial"], until)
 
 
 bus = lightbus.create(service_name="warranty")
