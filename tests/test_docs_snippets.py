@@ -223,6 +223,7 @@ def shop(start_worker, worker_env, monkeypatch):
 
 
 def test_flask_views_call_the_bus_with_the_blocking_api(shop):
+    """web_flask.py, under Flask's test client."""
     namespace = runpy.run_path(str(SNIPPETS / "web_flask.py"))
     client = namespace["app"].test_client()
     try:
@@ -243,6 +244,7 @@ def test_flask_views_call_the_bus_with_the_blocking_api(shop):
 
 
 def test_django_views_sync_and_async_call_the_bus(shop):
+    """web_django.py's views, routed by a minimal Django project in a fresh process."""
     result = run_in_snippets(
         """
         import django
@@ -289,6 +291,7 @@ def test_django_views_sync_and_async_call_the_bus(shop):
 
 
 def test_a_fastapi_app_calls_the_bus_with_the_async_api(shop):
+    """web_fastapi.py, under FastAPI's test client (its lifespan included)."""
     from fastapi.testclient import TestClient
 
     namespace = runpy.run_path(str(SNIPPETS / "web_fastapi.py"))
