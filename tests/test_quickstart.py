@@ -130,7 +130,7 @@ def test_the_tutorial_transcript_fails_when_the_output_differs(start_worker, wor
     wrong = (SNIPPETS / "quickstart.pycon").read_text().replace("'Hello world'", "'Hello'")
     (tmp_path / "wrong.pycon").write_text(wrong)
     ran = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "transcript.py"), str(tmp_path / "wrong.pycon")],
+        [sys.executable, str(ROOT / "tests" / "transcript.py"), str(tmp_path / "wrong.pycon"), "1"],
         cwd=QUICKSTART, env=worker_env(), capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert ran.returncode == 1

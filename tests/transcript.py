@@ -10,8 +10,9 @@ so a moment after ``fire()`` returns, so the expected output is polled for, with
 deadline, before the next statement runs. ``...`` in the expected output matches anything
 (doctest's ELLIPSIS), and an expected traceback matches on its last line.
 
-Run as ``python tests/transcript.py FILE`` in the folder the transcript is typed in; it
-exits 0, or 1 after printing the first statement whose output differs.
+Run as ``python tests/transcript.py FILE [SECONDS]`` in the folder the transcript is typed
+in (SECONDS: how long to wait for each expected output, default 10); it exits 0, or 1 after
+printing the first statement whose output differs.
 """
 
 from __future__ import annotations
@@ -197,7 +198,8 @@ def _swap(word: str, seen: dict[str, str]) -> str:
 
 
 if __name__ == "__main__":
-    problem = run(Path(sys.argv[1]).read_text())
+    wait = float(sys.argv[2]) if len(sys.argv) > 2 else WAIT_SECONDS
+    problem = run(Path(sys.argv[1]).read_text(), wait=wait)
     if problem is not None:
         print(problem, file=sys.stderr)
     sys.exit(0 if problem is None else 1)
