@@ -124,3 +124,15 @@ def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exis
         *(tests for name, tests in defined.items() if name.startswith("test_reliability_"))
     )
     assert reliability - named == set(), "reliability tests the page does not name"
+
+
+def test_a_pipe_in_code_in_a_table_cell_shows_without_its_escape():
+    import runpy
+
+    hook = runpy.run_path(str(ROOT / "docs" / "hooks" / "table_pipes.py"))["on_page_content"]
+    cell = "<td><code>--schema FILE\\|DIR</code> or <code>X \\| None</code></td>"
+    block = '<pre><code>grep "a\\|b"</code></pre>'  # outside a table: left as written
+    assert (
+        hook(cell + block)
+        == "<td><code>--schema FILE|DIR</code> or <code>X | None</code></td>" + block
+    )
