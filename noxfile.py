@@ -1,7 +1,7 @@
 """One word per job: `nox -s tests`, `lint`, `types`, `docs`, `bench`.
 
-`tests`, `lint` and `types` install the versions pinned in test-constraints.txt, so a
-fresh machine runs what CI ran. `tests_latest` runs the suite against the newest
+`tests`, `lint`, `types` and `docs` install the versions pinned in test-constraints.txt, so
+a fresh machine runs what CI ran. `tests_latest` runs the suite against the newest
 versions pyproject.toml allows, `tests_schema_floor` the schema tests against the oldest
 msgspec it allows, and `lock` refreshes the pins (docs/explanation/test-environment.md).
 """
@@ -56,8 +56,8 @@ def lock(session: nox.Session) -> None:
     """Refresh test-constraints.txt to the newest versions pyproject.toml allows."""
     session.install("uv")
     session.run(
-        "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--universal",
-        "--python-version", "3.11", "--upgrade", "--output-file", CONSTRAINTS,
+        "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--extra", "docs",
+        "--universal", "--python-version", "3.11", "--upgrade", "--output-file", CONSTRAINTS,
         "--custom-compile-command", "nox -s lock",
     )  # fmt: skip
 
@@ -77,8 +77,18 @@ def types(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    session.install("mkdocs>=1.5")
-    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+    """Build the site strictly into site/; `nox -s docs -- serve` serves it on 127.0.0.1."""
+    session.install("-e", ".[docs]", "-c", CONSTRAINTS)
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life notice, on every build
+    if session.posargs[:1] == ["serve"]:
+        # Loopback only, whatever else is asked: `nox -s docs -- serve 8001` picks the port.
+        port = next((arg for arg in session.posargs[1:] if arg.isdigit()), "8000")
+        rest = [arg for arg in session.posargs[1:] if not arg.isdigit()]
+        if any(arg.startswith(("-a", "--dev-addr")) for arg in rest):
+            session.error("the docs are served on 127.0.0.1 only: give a port, e.g. -- serve 8001")
+        session.run("mkdocs", "serve", "--strict", "--dev-addr", f"127.0.0.1:{port}", *rest)
+    else:
+        session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 @nox.session

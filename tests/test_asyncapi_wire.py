@@ -1,6 +1,6 @@
 """The AsyncAPI document describes the wire: real messages taken from Redis validate.
 
-The company example's bus (the app's own module, with its typed APIs) sends real events
+The typed company bus (tests/data/typed_company: one module with typed APIs) sends real events
 and calls; a real `lightbus run` worker answers the calls. The stream entries' field `m`,
 the call list items and the reply list items are then validated against the payload
 schemas of the document that `lightbus dumpschema --format asyncapi` wrote.
@@ -51,7 +51,7 @@ def errors(document: dict, message: str, value: dict) -> list[str]:
 
 
 def load_company_module(monkeypatch):
-    """The company example's bus module, imported as an app imports its own."""
+    """The typed company bus module, imported as an app imports its own."""
     spec = importlib.util.spec_from_file_location("company_bus_wire", COMPANY / "bus.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)

@@ -5,16 +5,50 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from clidefs import PLANNED
 from conftest import ROOT
 
 import lightbus
 from lightbus import Settings
 
 
-def test_every_setting_is_documented():
+def setting_rows() -> dict[str, list[str]]:
+    """The rows of the settings table of docs/reference/configuration.md, by setting."""
     page = (ROOT / "docs" / "reference" / "configuration.md").read_text()
-    for field in dataclasses.fields(Settings):
-        assert f"| `{field.name}` | `LIGHTBUS_{field.name.upper()}` |" in page, field.name
+    rows = {}
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 5 and re.fullmatch(r"`[a-z_]+`", cells[0]):
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+# Defaults the dataclass computes when the process starts, shown in the docs as their form.
+COMPUTED_DEFAULTS = {"process_name": "'<host>-<pid>'"}
+
+
+def test_every_setting_is_documented_with_its_variable_type_and_default():
+    rows = setting_rows()
+    fields = dataclasses.fields(Settings)
+    assert list(rows) == [field.name for field in fields], "the table lists other settings"
+    for field in fields:
+        _, env, kind, default, meaning = rows[field.name]
+        assert env == f"`LIGHTBUS_{field.name.upper()}`", field.name
+        assert kind == f"`{field.type}`", field.name
+        if field.default_factory is not dataclasses.MISSING:
+            value = repr(field.default_factory())
+        else:
+            value = COMPUTED_DEFAULTS.get(field.name, repr(field.default))
+        assert default == f"`{value}`", field.name
+        assert meaning, f"{field.name} has no meaning in the table"
+
+
+def test_the_settings_check_reads_the_table_it_checks():
+    rows = setting_rows()
+    assert rows["redis_url"][:4] == [
+        "`redis_url`", "`LIGHTBUS_REDIS_URL`", "`str`", "`'redis://localhost:6379/0'`"
+    ]  # fmt: skip
+    assert Settings().process_name != "<host>-<pid>"  # computed, hence COMPUTED_DEFAULTS
 
 
 def test_every_error_is_documented():
@@ -52,9 +86,8 @@ def test_every_page_is_in_the_navigation():
         assert relative in nav, f"{relative} is not in mkdocs.yml's nav"
 
 
-# Commands the design promises that do not exist yet. When one lands, take it off this
-# list and off the "Not available yet" notes.
-PLANNED = ("replay",)
+# Commands the design promises that do not exist yet (tests/clidefs.py): when one lands,
+# take it off that list and off the "Not available yet" notes.
 TOOL_MENTION = {
     "monitor": r"\bmonitor\b",
     "replay": r"\blightbus replay\b|\band replay\b|\breplay (?:reads?|all)\b",
@@ -91,3 +124,15 @@ def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exis
         *(tests for name, tests in defined.items() if name.startswith("test_reliability_"))
     )
     assert reliability - named == set(), "reliability tests the page does not name"
+
+
+def test_a_pipe_in_code_in_a_table_cell_shows_without_its_escape():
+    import runpy
+
+    hook = runpy.run_path(str(ROOT / "docs" / "hooks" / "table_pipes.py"))["on_page_content"]
+    cell = "<td><code>--schema FILE\\|DIR</code> or <code>X \\| None</code></td>"
+    block = '<pre><code>grep "a\\|b"</code></pre>'  # outside a table: left as written
+    assert (
+        hook(cell + block)
+        == "<td><code>--schema FILE|DIR</code> or <code>X | None</code></td>" + block
+    )

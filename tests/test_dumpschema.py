@@ -21,7 +21,7 @@ from lightbus_tools.asyncapi import render
 GOLDEN = Path(__file__).parent / "golden" / "dumpschema"
 ASYNCAPI_SCHEMA = Path(__file__).parent / "data" / "asyncapi-3.0.0.schema.json"
 QUICKSTART = ROOT / "examples" / "quickstart"
-COMPANY = ROOT / "examples" / "company"
+COMPANY = ROOT / "tests" / "data" / "typed_company"  # the typed APIs, one bus module
 
 
 def dumpschema(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -33,8 +33,8 @@ def pins() -> dict[str, tuple[str, Marker | None]]:
 
 def requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    listed = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-    listed += project["optional-dependencies"]["embedded"]
+    extras = project["optional-dependencies"]
+    listed = [*project["dependencies"], *extras["dev"], *extras["embedded"], *extras["docs"]]
     return [Requirement(text) for text in listed if not text.startswith("lightbus")]
 
 
@@ -52,8 +52,10 @@ def test_every_dependency_is_pinned_within_what_pyproject_allows():
         )
 
 
-def test_nox_installs_the_pins_for_the_readme_test_line():
+def test_nox_installs_the_pins_for_the_readme_test_line_and_the_docs():
     noxfile = (ROOT / "noxfile.py").read_text()
-    tests = noxfile.split("def tests(", 1)[1].split("\n@nox.session", 1)[0]
-    assert '"-c", CONSTRAINTS' in tests
+    for session in ("tests", "docs"):
+        body = noxfile.split(f"def {session}(", 1)[1].split("\n@nox.session", 1)[0]
+        assert '"-c", CONSTRAINTS' in body, session
     assert 'CONSTRAINTS = "test-constraints.txt"' in noxfile
+    assert '"--extra", "docs"' in noxfile  # `nox -s lock` pins the docs extra too

@@ -10,6 +10,7 @@ Run a worker in this folder with `lightbus run`, then at a Python prompt:
     >>> bus.example.my_event.fire()
 """
 
+# --8<-- [start:bus]
 import lightbus
 from lightbus import Api, Event
 
@@ -26,3 +27,4 @@ class AuthApi(Api):
 
 bus = lightbus.create()
 bus.client.register_api(AuthApi())
+# --8<-- [end:bus]

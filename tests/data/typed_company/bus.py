@@ -1,7 +1,10 @@
-"""The company of DESIGN section 1: sales, warranty and spare parts on one bus.
+"""Typed APIs of the company of DESIGN section 1 (sales, warranty, spare parts) on one bus.
 
-Several APIs with typed parameters, so `lightbus dumpschema` has something to show and
-the bus has something to validate. Run a worker here with `lightbus run`, then:
+A fixture of the schema tests: every kind of annotation the schema supports, in one bus
+module, so `lightbus dumpschema` has something to show (the golden files in
+tests/golden/dumpschema) and the bus has something to validate and cast. The runnable
+company, one app per process, is examples/company. Run a worker here with `lightbus run`,
+then:
 
     >>> import lightbus, datetime
     >>> from bus import bus
