@@ -54,7 +54,12 @@ def test_consumers_that_are_gone_and_hold_nothing_are_removed_never_live_or_hold
     # One handler slot, 1 s per event: the holder's events are reclaimed one at a time.
     env = {"LIGHTBUS_ACK_TIMEOUT": "1", "LIGHTBUS_LISTENER_CONCURRENCY": "1", "TEST_SLEEP": "1"}
     start_worker(folder, **worker_env(LIGHTBUS_PROCESS_NAME="live", **env))
-    wait_until(lambda: not set(ghosts) & set(_consumers(raw_redis)), timeout=10)
+    # The live worker's consumer appears with its first read, which may come after the
+    # ghosts are removed: wait for both.
+    wait_until(
+        lambda: not set(ghosts) & set(_consumers(raw_redis)) and "live" in _consumers(raw_redis),
+        timeout=10,
+    )
     consumers = _consumers(raw_redis)
     assert consumers["holder"] > 0  # still holding events: kept
     assert "quiet" in consumers and "live" in consumers
