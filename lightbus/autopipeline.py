@@ -154,6 +154,11 @@ class Batch:
         self.count += 1
         return self
 
+    def zadd(self, name: str, score: int, member: bytes) -> Batch:
+        self.parts.append(pack("ZADD", name, score, member))
+        self.count += 1
+        return self
+
     def pexpire(self, name: str, milliseconds: int) -> Batch:
         self.parts.append(pack("PEXPIRE", name, milliseconds))
         self.count += 1

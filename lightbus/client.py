@@ -20,6 +20,7 @@ from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
 from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, describe, guarded
+from lightbus.delayed import DelayedEvents, due_ms
 from lightbus.errors import (
     BusConnectionError,
     InvalidArguments,
@@ -29,7 +30,7 @@ from lightbus.errors import (
     UnknownApi,
     UnknownName,
 )
-from lightbus.events import Listener, ListenerRunner
+from lightbus.events import Listener, ListenerRunner, check_concurrency
 from lightbus.invoke import Invoker
 from lightbus.keys import Keys
 from lightbus.message import FIELD, HOST, ErrorInfo, Kind, Message, now_ms
@@ -77,6 +78,7 @@ class BusClient:
         self._buffer: list[trace.TraceRecord] = []
         self._flusher: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.delayed = DelayedEvents(self)
 
     # ---------------------------------------------------------------- registration
 
@@ -354,14 +356,14 @@ class BusClient:
         return (await self._fire(api, name, [kwargs], options, batch=False))[0]
 
     async def fire_many(
-        self, api: str, name: str, items: Iterable[Mapping[str, Any]]
+        self, api: str, name: str, items: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[Message]:
         """Fire ``api.name`` once per mapping of keyword arguments in ``items``, in one write.
 
         Every item is checked and encoded as :meth:`fire` would before anything is sent:
         a bad item raises the error ``fire`` raises, with ``item`` set to its index and
         the index in the message, and no event of the batch is sent. Returns the sent
-        messages, in the order of ``items``.
+        messages, in the order of ``items``. ``delay=`` / ``at=`` delay them all.
         """
         if isinstance(items, Mapping | str | bytes) or not isinstance(items, Iterable):
             raise InvalidArguments(
@@ -370,7 +372,7 @@ class BusClient:
                 api=api,
                 name=name,
             )
-        return await self._fire(api, name, list(items), {}, batch=True)
+        return await self._fire(api, name, list(items), options, batch=True)
 
     async def _fire(
         self,
@@ -381,6 +383,7 @@ class BusClient:
         *,
         batch: bool,
     ) -> list[Message]:
+        due = due_ms(options.pop("delay", None), options.pop("at", None))
         spec = await self.spec(api, name, "event")
         checker = await self.checkers.get(api, name, "event")
         made: list[tuple[Message, bytes, dict[str, Any]]] = []
@@ -408,8 +411,11 @@ class BusClient:
         stream = self.keys.event_stream(api, name)
         maxlen = self.settings.event_stream_maxlen
         async with self.pipeline() as pipe:
-            pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
-            for message, data, _ in made:
+            if due is not None:
+                self.delayed.add(pipe, api, name, [(m, data) for m, data, _ in made], due)
+            else:
+                pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
+            for message, data, _ in made if due is None else ():
                 self.tracer.add(pipe, self.tracer.message_step(trace.EVENT_FIRED, message, data))
             self._drain_buffer(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
@@ -426,10 +432,12 @@ class BusClient:
         since: str = "$",
         max_attempts: int | None = None,
         on_error: str = "retry",
+        concurrency: int | None = None,
     ) -> Listener:
         """Register ``handler`` for ``events``. Starts at once if the bus is running."""
         if not callable(handler):
             raise TypeError(f"listen() needs a callable handler, got {handler!r}")
+        check_concurrency(concurrency)
         if on_error not in ("retry", "stop"):
             raise ValueError(f"on_error must be 'retry' or 'stop', got {on_error!r}")
         name = listener_name or default_listener_name(handler)
@@ -446,7 +454,9 @@ class BusClient:
                 parameters = definition.events[event].parameters
                 spec = ArgSpec.from_parameters(api, event, "event", parameters)
                 spec.check_handler(handler, name)
-        listener = Listener(tuple(events), handler, name, since, max_attempts, on_error)
+        listener = Listener(
+            tuple(events), handler, name, since, max_attempts, on_error, concurrency
+        )
         self.listeners.append(listener)
         return listener
 
@@ -475,6 +485,7 @@ class BusClient:
             self.runners.pop(listener.name, None)
             raise
         runner.task = self.spawn(runner.run(), name=f"lightbus-listener-{listener.name}")
+        self.delayed.watch(listener.events)
         return runner
 
     # ---------------------------------------------------------------- housekeeping

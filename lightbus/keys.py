@@ -9,6 +9,7 @@ key                                    type        holds
 ``lightbus:rpc:<api>``                 list        RPC calls waiting for a worker (RPUSH/BLPOP)
 ``lightbus:reply:<process>:<nonce>``   list        results for one calling process, with a TTL
 ``lightbus:trace``                     stream      one record per step of every message
+``lightbus:delayed:<api>.<name>``      zset        delayed events' messages, scored by due time (ms)
 ``lightbus:dead:<api>.<name>``         stream      events given up on, with the error
 ``lightbus:handback:<group>``          stream      a note per hand-back of a listener group's events
 ``lightbus:schema:<api>``              string      the JSON schema of an API, with a TTL
@@ -35,6 +36,10 @@ class Keys:
 
     def event_stream(self, api: str, name: str) -> str:
         return f"{self.prefix}:event:{api}.{name}"
+
+    def delayed(self, api: str, name: str) -> str:
+        """Delayed events of ``api.name`` waiting for their time (:mod:`lightbus.delayed`)."""
+        return f"{self.prefix}:delayed:{api}.{name}"
 
     def dead_letters(self, api: str, name: str) -> str:
         return f"{self.prefix}:dead:{api}.{name}"

@@ -22,6 +22,7 @@ FIELD = "r"  # an entry holding one record (other forms: lightbus.traceentries)
 
 # The steps a record can describe.
 EVENT_FIRED = "event.fired"
+EVENT_RELEASED = "event.released"  # a delayed event reached its stream (lightbus.delayed)
 EVENT_HANDLED = "event.handled"
 EVENT_FAILED = "event.failed"
 EVENT_DEAD_LETTERED = "event.dead_lettered"
@@ -42,6 +43,7 @@ HANDLING_STEPS = frozenset(
 
 STEPS = (
     EVENT_FIRED,
+    EVENT_RELEASED,
     EVENT_HANDLED,
     EVENT_FAILED,
     EVENT_DEAD_LETTERED,

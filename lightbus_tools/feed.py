@@ -26,6 +26,7 @@ PAYLOAD_CHARS = 60
 # step -> (mark, style)
 _LOOK: dict[str, tuple[str, str]] = {
     trace.EVENT_FIRED: ("→", "cyan"),
+    trace.EVENT_RELEASED: ("⇢", "cyan"),
     trace.EVENT_HANDLED: ("✓", "green"),
     trace.EVENT_FAILED: ("✗", "bold red"),
     trace.EVENT_DEAD_LETTERED: ("☠", "bold red"),

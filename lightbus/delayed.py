@@ -1,0 +1,182 @@
+"""Delayed events: ``fire(..., delay=seconds)`` or ``fire(..., at=datetime)``.
+
+A delayed event is not written to its stream when fired. Its encoded message goes into a
+sorted set per event, ``<prefix>:delayed:<api>.<name>``, scored by the time it is due
+(epoch milliseconds); ``event.fired`` is traced at once, with the due time.
+
+Every process that runs a listener of the event also runs a mover for it
+(:class:`DelayedEvents`). The mover runs one Lua script that, in one atomic step, takes
+the entries that are due (``ZRANGEBYSCORE ... LIMIT``), appends each to the event's
+stream (``XADD``) and removes it from the set (``ZREM``). Many workers may run the mover
+at once: an entry is moved by exactly one script run, so it is delivered once to each
+listener group. Since the wait is in Redis, not in a process, a delayed event survives
+every worker stopping; the next mover to run releases it (late, but once). Each release
+is traced as ``event.released``; the handler's records follow as for any event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from lightbus import limits, trace
+from lightbus.connection import CONNECTION_ERRORS, describe
+from lightbus.message import FIELD, Message, now_ms
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+
+logger = logging.getLogger("lightbus.delayed")
+
+# How often a mover looks for newly delayed events when none is due sooner. A delayed
+# event is released at most this long after its time (while a mover runs).
+POLL_SECONDS = 0.25
+BATCH = 200  # entries moved per script run
+
+# KEYS: the sorted set, the stream. ARGV: now (ms), how many at most, stream MAXLEN.
+# Returns the moved messages and the score of the next entry still waiting (or false).
+MOVE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, message in ipairs(due) do
+    if tonumber(ARGV[3]) > 0 then
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[4], message)
+    else
+        redis.call('XADD', KEYS[2], '*', ARGV[4], message)
+    end
+    redis.call('ZREM', KEYS[1], message)
+end
+local following = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {due, following[2] or false}
+"""
+
+
+def due_ms(delay: Any, at: Any) -> int | None:
+    """When an event fired with ``delay=`` / ``at=`` is due (epoch ms); None for "now".
+
+    Raises:
+        TypeError: ``delay`` is not a number of seconds, or ``at`` not a datetime.
+        ValueError: both are given, ``delay`` is negative or not finite, or ``at`` is a
+            naive datetime.
+    """
+    if delay is None and at is None:
+        return None
+    if delay is not None and at is not None:
+        raise ValueError("fire() takes delay= (seconds) or at= (a datetime), not both")
+    if delay is not None:
+        if isinstance(delay, dt.timedelta):
+            delay = delay.total_seconds()
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise TypeError(
+                f"delay= is a number of seconds (or a timedelta), got {type(delay).__name__} "
+                f"{delay!r}: e.g. fire(..., delay=30)"
+            )
+        if not math.isfinite(delay) or delay < 0:
+            raise ValueError(f"delay= must be zero or more seconds, got {delay!r}")
+        if delay == 0:
+            return None
+        return now_ms() + math.ceil(delay * 1000)
+    if not isinstance(at, dt.datetime):
+        raise TypeError(
+            f"at= is a timezone-aware datetime, got {type(at).__name__} {at!r}: e.g. "
+            f"fire(..., at=datetime.now(timezone.utc) + timedelta(hours=1))"
+        )
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(
+            f"at= needs a timezone-aware datetime, got the naive {at.isoformat()}: "
+            f"which zone is meant is ambiguous. Pass e.g. at.replace(tzinfo=timezone.utc) "
+            f"or a datetime from datetime.now(timezone.utc)."
+        )
+    due = math.ceil(at.timestamp() * 1000)
+    return due if due > now_ms() else None
+
+
+class DelayedEvents:
+    """Writes delayed events (the firer's side) and releases them when due (the mover)."""
+
+    def __init__(self, client: BusClient) -> None:
+        self.client = client
+        self.watched: set[tuple[str, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._script: Any = None
+
+    # ---------------------------------------------------------------- firing
+
+    def add(
+        self, pipe: Any, api: str, name: str, made: Iterable[tuple[Message, bytes]], due: int
+    ) -> None:
+        """Add the delayed messages (and their ``event.fired`` records) to ``pipe``."""
+        tracer = self.client.tracer
+        key = self.client.keys.delayed(api, name)
+        for message, data in made:
+            pipe.zadd(key, due, data)
+            record = tracer.for_message(trace.EVENT_FIRED, message, status="delayed")
+            if record is not None:
+                record.detail = {"due_at": due}
+            tracer.add(pipe, record)
+
+    # ---------------------------------------------------------------- releasing
+
+    def watch(self, events: Iterable[tuple[str, str]]) -> None:
+        """Release the delayed events of ``events`` from now on (a listener started here)."""
+        new = set(events) - self.watched
+        if not new:
+            return
+        self.watched |= new
+        if self._task is None or self._task.done() or self._wake is None:
+            self._wake = asyncio.Event()
+            self._task = self.client.spawn(self._run(self._wake), name="lightbus-delayed-mover")
+        self._wake.set()
+
+    async def _run(self, wake: asyncio.Event) -> None:
+        while True:
+            wait = POLL_SECONDS
+            try:
+                for api, name in sorted(self.watched):
+                    following = await self.release(api, name)
+                    if following is not None:
+                        wait = min(wait, max(0.0, (following - now_ms()) / 1000))
+            except CONNECTION_ERRORS as exc:
+                logger.warning("Delayed events: Redis unreachable (%s)", describe(exc))
+                wait = 1.0
+            except Exception:
+                logger.exception("Delayed events: the mover failed; carrying on")
+                wait = 1.0
+            wake.clear()
+            try:
+                async with asyncio.timeout(wait):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    async def release(self, api: str, name: str) -> int | None:
+        """Move the due delayed events of ``api.name`` to its stream; return when the
+        next one is due (epoch ms), or None if none waits."""
+        client = self.client
+        if self._script is None:
+            self._script = client.redis.register_script(MOVE_DUE)
+        keys = [client.keys.delayed(api, name), client.keys.event_stream(api, name)]
+        while True:
+            started = time.time()
+            moved, following = await self._script(
+                keys=keys, args=[now_ms(), BATCH, client.settings.event_stream_maxlen, FIELD]
+            )
+            if moved:
+                await client.write_records([self._released(raw, started) for raw in moved])
+            if len(moved) < BATCH:
+                return int(float(following)) if following else None
+
+    def _released(self, raw: bytes, started: float) -> trace.TraceRecord | None:
+        try:
+            message = limits.decode(raw, self.client.settings)
+        except Exception:  # the listener dead-letters it, with the reason
+            return None
+        waited = max(0.0, started * 1000 - message.sent_at)
+        return self.client.tracer.for_message(
+            trace.EVENT_RELEASED, message, queued_ms=waited, with_payload=False
+        )
