@@ -19,6 +19,7 @@ from lightbus import context, ids, limits, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
+from lightbus.background import FEATURES, BackgroundTasks
 from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, describe, guarded
 from lightbus.delayed import DelayedEvents, due_ms
 from lightbus.errors import (
@@ -36,6 +37,7 @@ from lightbus.keys import Keys
 from lightbus.message import FIELD, HOST, ErrorInfo, Kind, Message, now_ms
 from lightbus.rpc import ReplyReader, deadline_guard
 from lightbus.schedule import Schedule
+from lightbus.scheduled import Timed, timed
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
 from lightbus.validation import Checker, Checkers, remote_validation_error
@@ -60,7 +62,7 @@ class BusClient:
         self.schemas: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
         self.runners: dict[str, ListenerRunner] = {}
-        self.schedules: list[Schedule] = []
+        self.schedules: list[Schedule | Timed] = []
         self.start_hooks: list[Callable[..., Any]] = []
         self.stop_hooks: list[Callable[..., Any]] = []
         self.invoke = Invoker(settings.handler_threads)
@@ -79,6 +81,8 @@ class BusClient:
         self._flusher: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.delayed = DelayedEvents(self)
+        self.background = BackgroundTasks(self)
+        self.features = frozenset(FEATURES)  # what a worker runs (lightbus run --only/--skip)
 
     # ---------------------------------------------------------------- registration
 
@@ -109,21 +113,62 @@ class BusClient:
         return decorate
 
     def every(
-        self, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+        self,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        also_run_immediately: bool = False,
     ) -> Callable[[F], F]:
         """Decorator: run the function on this interval in the worker.
 
         Across all workers of the bus, each tick runs once (a Redis lock decides which).
+        ``also_run_immediately=True`` also runs it as each worker starts.
         """
         interval = seconds + minutes * 60 + hours * 3600 + days * 86400
         if interval <= 0:
             raise ValueError("every() needs a positive interval, e.g. every(seconds=30)")
 
         def decorate(fn: F) -> F:
-            self.schedules.append(Schedule(fn, interval))
+            self.schedules.append(Schedule(fn, interval, also_run_immediately))
             return fn
 
         return decorate
+
+    def schedule(
+        self,
+        spec: Any,
+        *,
+        tz: str | None = None,
+        catch_up: bool = False,
+        also_run_immediately: bool = False,
+    ) -> Callable[[F], F]:
+        """Decorator: run the function at the times of a cron expression or a job of the
+        ``schedule`` library (see :mod:`lightbus.cron`), once per tick across workers.
+
+        Args:
+            spec: ``"*/5 * * * *"`` (a sixth field is seconds), or e.g.
+                ``schedule.every().monday.at("01:00")``.
+            tz: the time zone of a cron expression (default UTC), e.g. ``"Europe/London"``.
+            catch_up: when a worker starts, run the cron ticks missed while no worker ran
+                (at most 100, oldest first); by default they are skipped.
+            also_run_immediately: also run it as each worker starts.
+
+        Raises:
+            ValueError: a bad expression or time zone, at registration.
+            ImportError: a cron expression without croniter (``lightbus[cron]``).
+        """
+
+        def decorate(fn: F) -> F:
+            self.schedules.append(timed(fn, spec, tz, catch_up, also_run_immediately))
+            return fn
+
+        return decorate
+
+    def add_background_task(self, coroutine: Any, cancel_on_close: bool = True) -> None:
+        """Run ``coroutine`` alongside the worker (see :mod:`lightbus.background`)."""
+        self.background.add(coroutine, cancel_on_close)
 
     # ---------------------------------------------------------------- the loop
 
@@ -468,11 +513,14 @@ class BusClient:
                 spec = await self.spec(api, name, "event")
                 spec.check_handler(listener.handler, listener.name)
 
-    async def start_listener(self, listener: Listener) -> ListenerRunner:
+    async def start_listener(self, listener: Listener) -> ListenerRunner | None:
         """Check the events, create the consumer groups and consume in a background task.
 
-        Idempotent: a listener already started (or starting) is left as it is.
+        Idempotent: a listener already started (or starting) is left as it is. Not started
+        (None) in a worker told not to run events (``lightbus run --skip events``).
         """
+        if "events" not in self.features:
+            return None
         existing = self.runners.get(listener.name)
         if existing is not None:
             return existing
@@ -567,6 +615,7 @@ class BusClient:
         for task in handlers:
             task.cancel()  # unacknowledged: redelivered to the group later
         await asyncio.gather(*handlers, return_exceptions=True)
+        await self.background.close(self.settings.shutdown_grace)
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None

@@ -15,6 +15,7 @@ key                                    type        holds
 ``lightbus:schema:<api>``              string      the JSON schema of an API, with a TTL
 ``lightbus:workers``                   hash        process name -> heartbeat JSON
 ``lightbus:schedule:<name>``           string      lock so one worker runs each scheduled tick
+``lightbus:schedule-last:<name>``      string      when a schedule last ran (tick, ms): catch_up
 =====================================  ==========  =================================================
 
 Consumer groups on an event stream are named ``<service>.<listener>``; each worker
@@ -68,6 +69,9 @@ class Keys:
 
     def schedule_lock(self, name: str) -> str:
         return f"{self.prefix}:schedule:{name}"
+
+    def schedule_last(self, name: str) -> str:
+        return f"{self.prefix}:schedule-last:{name}"
 
     @staticmethod
     def consumer_group(service: str, listener: str) -> str:

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from lightbus.background import FEATURES, choose_features
 from lightbus.client import BusClient
 from lightbus.errors import BusModuleError, ConfigError, LightbusError
 from lightbus.logs import JsonFormatter, TraceLogFilter
@@ -81,6 +82,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load schemas for APIs this process does not define",
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help=f"run only these parts: {', '.join(FEATURES)} (repeatable or comma-separated)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="run all but these parts (e.g. --skip tasks)",
+    )
+    parser.add_argument(
         "--log-level",
         default=os.environ.get("LIGHTBUS_LOG_LEVEL", "INFO"),
         help="logging level (default INFO)",
@@ -135,6 +150,7 @@ def serve(args: argparse.Namespace) -> int:
     """Import the bus module and run the worker; the exit status."""
     json_logs = args.log_format == "json"
     module_name = args.module or Settings.resolve().module
+    features = choose_features(args.only, args.skip)
     try:
         bus = import_bus(module_name)
     except BusModuleError as exc:
@@ -144,6 +160,7 @@ def serve(args: argparse.Namespace) -> int:
         raise
     for path in args.schema:
         add_schemas(bus.client, path)
+    bus.client.features = features
     code = asyncio.run(Worker(bus.client).run())
     running = bus.client.invoke.running
     if running:

@@ -35,6 +35,8 @@ WORKER_STARTED = "worker.started"
 WORKER_STOPPED = "worker.stopped"
 WORKER_RELOADED = "worker.reloaded"
 REPLAY_PERFORMED = "replay.performed"
+SCHEDULE_RAN = "schedule.ran"  # a run of a scheduled function (lightbus.scheduled)
+SCHEDULE_FAILED = "schedule.failed"
 
 # Steps written by the process that handled the message (it names itself in handled_by).
 HANDLING_STEPS = frozenset(
@@ -56,6 +58,8 @@ STEPS = (
     WORKER_STOPPED,
     WORKER_RELOADED,
     REPLAY_PERFORMED,
+    SCHEDULE_RAN,
+    SCHEDULE_FAILED,
 )
 
 

@@ -182,7 +182,8 @@ class Worker:
             self._install_signals()
         await client.ping()
         await self._publish(started=True)
-        serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
+        rpcs = "rpcs" in client.features  # not with lightbus run --skip rpcs
+        serving = [client.spawn(self.rpc.serve(), name="lightbus-rpc-server")] if rpcs else []
         for hook in client.start_hooks:
             await client.invoke(hook, **_hook_kwargs(hook, client))
         for listener in client.listeners:
@@ -191,7 +192,9 @@ class Worker:
         schedules = [
             client.spawn(run_schedule(client, s, stopping), name=f"lightbus-every-{s.name}")
             for s in client.schedules
+            if "tasks" in client.features
         ]
+        client.background.start()
         heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
         print(self.describe(), flush=True)
         self.ready.set()
@@ -200,12 +203,12 @@ class Worker:
         stopping.set()
         heartbeat.cancel()
         stop = await stop_worker(
-            client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
+            client, self.rpc, [*serving, heartbeat], schedules, self._stop_hooks
         )
         fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
         await stop.within(self._close(), "closing the connections")
         client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
-        return 1 if fatal else 0
+        return 1 if fatal or client.background.failed else 0
 
     async def _close(self) -> None:
         try:

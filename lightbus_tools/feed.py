@@ -39,6 +39,8 @@ _LOOK: dict[str, tuple[str, str]] = {
     trace.WORKER_STOPPED: ("■", "magenta"),
     trace.WORKER_RELOADED: ("⟳", "bold yellow"),
     trace.REPLAY_PERFORMED: ("↻", "bold yellow"),
+    trace.SCHEDULE_RAN: ("⏲", "green"),
+    trace.SCHEDULE_FAILED: ("⏲", "bold red"),
 }
 
 

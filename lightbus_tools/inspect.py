@@ -23,7 +23,7 @@ from lightbus_tools.recordtable import record_line, record_table
 from lightbus_tools.timespec import EXAMPLES, parse_time
 
 DEFAULT_LIMIT = 100
-KINDS = ("event", "rpc", "worker", "replay")
+KINDS = ("event", "rpc", "worker", "replay", "schedule")
 STATUSES = ("ok", "error", "dead", "expired", "timeout")
 
 

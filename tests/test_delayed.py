@@ -13,6 +13,7 @@ from support import reach, run_python, wait_until
 
 from lightbus import Api, Event, read_trace
 from lightbus.keys import Keys
+from lightbus.tracetree import build_tree
 
 
 class MailApi(Api):
@@ -59,6 +60,8 @@ async def test_a_delayed_event_arrives_no_earlier_than_its_time(serve, caller):
     assert fired.status == "delayed"
     assert fired.detail["due_at"] >= fired.sent_at + 600
     assert released.ts >= fired.detail["due_at"]
+    (node,) = build_tree(mine)  # the release is part of the message, not a handling
+    assert [h.listener for h in node.handlings] == ["remind"]
 
 
 async def test_fire_many_delays_every_item_and_zero_delay_fires_now(serve, caller, raw_redis):

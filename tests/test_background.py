@@ -1,0 +1,204 @@
+"""Lightbus 1.x's worker forms, as 1.x's docs write them: add_background_task, and
+`lightbus run --only` / `--skip` to split scheduled work from events and RPCs. Also:
+three worker processes sharing one listener handle each of 300 events once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+from support import run_python, wait_until
+
+from lightbus.background import choose_features
+from lightbus.errors import ConfigError
+
+BACKGROUND = """
+import asyncio, os, lightbus
+
+bus = lightbus.create()
+OUT = os.environ["OUT"]
+
+def note(text):
+    with open(OUT, "a") as out:
+        out.write(text + "\\n")
+
+async def poll_forever():
+    note("started")
+    try:
+        while True:
+            await asyncio.sleep(0.05)
+    except asyncio.CancelledError:
+        note("cancelled")
+        raise
+
+async def fail_soon():
+    await asyncio.sleep(0.2)
+    raise RuntimeError("the upstream feed went away")
+
+@bus.client.on_start()
+def start(client):
+    bus.client.add_background_task(poll_forever())
+    if os.environ.get("FAIL"):
+        bus.client.add_background_task(fail_soon())
+"""
+
+
+def test_a_background_task_runs_with_the_worker_and_is_cancelled_when_it_stops(
+    project, start_worker, tmp_path
+):
+    out = tmp_path / "out.txt"
+    worker = start_worker(project(BACKGROUND), OUT=str(out))
+    wait_until(lambda: out.exists() and "started" in out.read_text())
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert out.read_text().splitlines() == ["started", "cancelled"]
+
+
+def test_an_error_in_a_background_task_stops_the_worker(project, start_worker, tmp_path):
+    out = tmp_path / "out.txt"
+    worker = start_worker(project(BACKGROUND), OUT=str(out), FAIL="1")
+    assert worker.wait() == 1
+    assert "the upstream feed went away" in worker.output
+    assert "background task" in worker.output
+    assert out.read_text().splitlines() == ["started", "cancelled"]
+
+
+def test_add_background_task_refuses_a_function_that_was_not_called(bus_factory):
+    async def poll():
+        pass
+
+    with pytest.raises(TypeError, match=r"add_background_task\(poll\(\)\)"):
+        bus_factory().client.add_background_task(poll)
+
+
+SPLIT = """
+import os, lightbus
+from lightbus import Api, Event
+
+class OrdersApi(Api):
+    placed = Event(parameters=("order",))
+    class Meta:
+        name = "orders"
+    def count(self) -> int:
+        return 1
+
+bus = lightbus.create()
+bus.client.register_api(OrdersApi())
+OUT = os.environ["OUT"]
+NAME = os.environ["LIGHTBUS_PROCESS_NAME"]
+
+def note(text):
+    with open(OUT, "a") as out:
+        out.write(f"{text} {NAME}\\n")
+
+@bus.client.every(seconds=0.2)
+def tidy_up():
+    note("task")
+
+@bus.client.on_start()
+def start(client):
+    bus.orders.placed.listen(lambda event, order: note("event"), listener_name="orders")
+"""
+
+CALL_AND_FIRE = """
+import lightbus
+bus = lightbus.create(rpc_timeout=3)
+print(bus.orders.count())
+for n in range(3):
+    bus.orders.placed.fire(order=n)
+"""
+
+
+def test_run_only_tasks_and_skip_tasks_split_the_scheduled_work(
+    project, start_worker, worker_env, tmp_path
+):
+    out = tmp_path / "out.txt"
+    folder = project(SPLIT)
+    start_worker(folder, "--only", "tasks", OUT=str(out), LIGHTBUS_PROCESS_NAME="tasks")
+    start_worker(folder, "--skip", "tasks", OUT=str(out), LIGHTBUS_PROCESS_NAME="rest")
+    # The RPC and the events reach the `rest` worker: the tasks worker serves neither.
+    assert run_python(CALL_AND_FIRE, cwd=folder, env=worker_env()).strip() == "1"
+
+    def rows() -> list[str]:
+        return out.read_text().splitlines() if out.exists() else []
+
+    wait_until(lambda: rows().count("event rest") == 3 and rows().count("task tasks") >= 3)
+    time.sleep(0.3)
+    assert set(rows()) == {"event rest", "task tasks"}  # tasks only where asked for
+
+
+def test_run_only_rpcs_serves_calls_and_nothing_else(project, start_worker, worker_env, tmp_path):
+    out = tmp_path / "out.txt"
+    folder = project(SPLIT)
+    worker = start_worker(folder, "--only", "rpcs", OUT=str(out), LIGHTBUS_PROCESS_NAME="r")
+    assert run_python(CALL_AND_FIRE, cwd=folder, env=worker_env()).strip() == "1"
+    time.sleep(0.5)
+    assert not out.exists()  # no schedule ran, no listener started
+    worker.stop()
+
+
+def test_run_with_an_unknown_feature_says_which_exist(project, start_worker, tmp_path):
+    worker = start_worker(project(SPLIT), "--only", "jobs", wait=None, OUT=str(tmp_path / "x"))
+    assert worker.wait() == 1
+    assert "--only 'jobs': not a feature; choose from rpcs, events, tasks" in worker.output
+
+
+def test_features_are_chosen_from_repeated_or_comma_separated_options():
+    assert choose_features([], []) == {"rpcs", "events", "tasks"}
+    assert choose_features(["tasks"], []) == {"tasks"}
+    assert choose_features(["rpcs,events"], []) == {"rpcs", "events"}
+    assert choose_features([], ["rpcs", "tasks"]) == {"events"}
+    with pytest.raises(ConfigError, match="leave nothing to run"):
+        choose_features(["tasks"], ["tasks"])
+
+
+SHARED = """
+import json, os, lightbus
+from lightbus import Api, Event
+
+class ShopApi(Api):
+    order_placed = Event(parameters=("order",))
+    class Meta:
+        name = "shop"
+
+bus = lightbus.create()
+bus.client.register_api(ShopApi())
+
+def handle(event, order):
+    with open(os.environ["OUT"], "a") as out:
+        out.write(json.dumps({"order": order, "process": os.environ["LIGHTBUS_PROCESS_NAME"],
+                              "attempt": event.attempt}) + "\\n")
+
+@bus.client.on_start()
+def start(client):
+    bus.shop.order_placed.listen(handle, listener_name="fulfil")
+"""
+
+FIRE_300 = """
+import lightbus
+bus = lightbus.create()
+for start in range(0, 300, 50):
+    bus.shop.order_placed.fire_many([{"order": n} for n in range(start, start + 50)])
+"""
+
+
+def test_three_workers_sharing_a_listener_handle_each_of_300_events_once(
+    project, start_worker, worker_env, tmp_path
+):
+    out = tmp_path / "handled.jsonl"
+    folder = project(SHARED)
+    for name in ("w1", "w2", "w3"):
+        start_worker(folder, LIGHTBUS_PROCESS_NAME=name, OUT=str(out))
+    run_python(FIRE_300, cwd=folder, env=worker_env())
+
+    def rows() -> list[dict]:
+        return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+    wait_until(lambda: len(rows()) >= 300, timeout=30)
+    time.sleep(0.5)  # a second delivery of any event would show by now
+    handled = rows()
+    assert sorted(row["order"] for row in handled) == list(range(300))
+    assert all(row["attempt"] == 1 for row in handled)
+    assert {row["process"] for row in handled} == {"w1", "w2", "w3"}
