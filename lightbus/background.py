@@ -46,10 +46,18 @@ class BackgroundTasks:
                 f"add_background_task() takes a coroutine, e.g. add_background_task(poll()) "
                 f"(the async function called), not {type(coroutine).__name__} {coroutine!r}"
             )
-        if self.started:
-            self._start(coroutine, cancel_on_close)
-        else:
+        if not self.started:
             self.pending.append((coroutine, cancel_on_close))
+            return
+        loop = self.client.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop or loop is None:
+            self._start(coroutine, cancel_on_close)
+        else:  # from a plain-function handler's thread: start it on the bus's loop
+            loop.call_soon_threadsafe(self._start, coroutine, cancel_on_close)
 
     def start(self) -> None:
         """Start the tasks added so far, and any added later at once (the worker started)."""

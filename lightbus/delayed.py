@@ -38,20 +38,29 @@ logger = logging.getLogger("lightbus.delayed")
 POLL_SECONDS = 0.25
 BATCH = 200  # entries moved per script run
 
-# KEYS: the sorted set, the stream. ARGV: now (ms), how many at most, stream MAXLEN.
-# Returns the moved messages and the score of the next entry still waiting (or false).
+# KEYS: pairs of (sorted set, stream), one per event. ARGV: now (ms), how many at most
+# per event, stream MAXLEN, the message field. Returns the messages moved (a list per
+# event) and the due time (ms) of the next entry still waiting in any of the sets, or -1.
 MOVE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, message in ipairs(due) do
-    if tonumber(ARGV[3]) > 0 then
-        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[4], message)
-    else
-        redis.call('XADD', KEYS[2], '*', ARGV[4], message)
+local moved, nearest = {}, -1
+for i = 1, #KEYS, 2 do
+    local due = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+    for _, message in ipairs(due) do
+        if tonumber(ARGV[3]) > 0 then
+            redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[3], '*', ARGV[4], message)
+        else
+            redis.call('XADD', KEYS[i + 1], '*', ARGV[4], message)
+        end
+        redis.call('ZREM', KEYS[i], message)
     end
-    redis.call('ZREM', KEYS[1], message)
+    moved[#moved + 1] = due
+    local following = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if following[2] then
+        local score = tonumber(following[2])
+        if nearest < 0 or score < nearest then nearest = score end
+    end
 end
-local following = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {due, following[2] or false}
+return {moved, nearest}
 """
 
 
@@ -137,10 +146,9 @@ class DelayedEvents:
         while True:
             wait = POLL_SECONDS
             try:
-                for api, name in sorted(self.watched):
-                    following = await self.release(api, name)
-                    if following is not None:
-                        wait = min(wait, max(0.0, (following - now_ms()) / 1000))
+                following = await self.release(sorted(self.watched))
+                if following is not None:
+                    wait = min(wait, max(0.0, (following - now_ms()) / 1000))
             except CONNECTION_ERRORS as exc:
                 logger.warning("Delayed events: Redis unreachable (%s)", describe(exc))
                 wait = 1.0
@@ -154,22 +162,26 @@ class DelayedEvents:
             except TimeoutError:
                 pass
 
-    async def release(self, api: str, name: str) -> int | None:
-        """Move the due delayed events of ``api.name`` to its stream; return when the
-        next one is due (epoch ms), or None if none waits."""
+    async def release(self, events: list[tuple[str, str]]) -> int | None:
+        """Move the due delayed events of ``events`` to their streams, in one script run
+        per batch; return when the next one is due (epoch ms), or None if none waits."""
         client = self.client
         if self._script is None:
             self._script = client.redis.register_script(MOVE_DUE)
-        keys = [client.keys.delayed(api, name), client.keys.event_stream(api, name)]
+        keys = [
+            key
+            for api, name in events
+            for key in (client.keys.delayed(api, name), client.keys.event_stream(api, name))
+        ]
+        args = [BATCH, client.settings.event_stream_maxlen, FIELD]
         while True:
             started = time.time()
-            moved, following = await self._script(
-                keys=keys, args=[now_ms(), BATCH, client.settings.event_stream_maxlen, FIELD]
-            )
-            if moved:
-                await client.write_records([self._released(raw, started) for raw in moved])
-            if len(moved) < BATCH:
-                return int(float(following)) if following else None
+            moved, following = await self._script(keys=keys, args=[now_ms(), *args])
+            released = [self._released(raw, started) for batch in moved for raw in batch]
+            if released:
+                await client.write_records(released)
+            if all(len(batch) < BATCH for batch in moved):
+                return int(following) if following >= 0 else None
 
     def _released(self, raw: bytes, started: float) -> trace.TraceRecord | None:
         try:

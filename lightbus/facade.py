@@ -201,11 +201,16 @@ class Path:
     async def _fire(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Message:
         api, name = self._split()
         client = self._bus.client
-        options = dict(kwargs.pop("bus_options", None) or {})
-        unknown = sorted(set(options) - set(WHEN))
-        if unknown:
-            raise TypeError(f"fire()'s bus_options takes delay and at, not {', '.join(unknown)}")
-        when = {key: kwargs.pop(key) for key in WHEN if key in kwargs}
+        options: dict[str, Any] = {}
+        when: dict[str, Any] = {}
+        if "bus_options" in kwargs or "delay" in kwargs or "at" in kwargs:
+            options = dict(kwargs.pop("bus_options", None) or {})
+            unknown = sorted(set(options) - set(WHEN))
+            if unknown:
+                raise TypeError(
+                    f"fire()'s bus_options takes delay and at, not {', '.join(unknown)}"
+                )
+            when = {key: kwargs.pop(key) for key in WHEN if key in kwargs}
         if args or when:
             spec = await client.spec(api, name, "event")
             for key in [k for k in when if k in spec.allowed]:

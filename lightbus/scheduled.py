@@ -37,7 +37,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lightbus.schedule")
 
 MAX_CATCH_UP = 100
-LOCK_MAX_MS = 60_000  # a tick's lock outlives any clock skew between workers
+# A tick's lock outlives a worker that comes to the same tick late (clock skew, a busy
+# machine): at least a minute, at most a day, else one period.
+LOCK_MIN_MS = 60_000
+LOCK_MAX_MS = 86_400_000
+
+# KEYS: the tick's lock, the schedule's last-run key. ARGV: the process, the lock's
+# time to live (ms), the tick (ms). Takes the lock; if taken, records the tick as the
+# last run unless a later one is recorded. Returns 1 if the lock was taken.
+TAKE_TICK = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[3]) > last then redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -143,14 +156,15 @@ async def run_tick(client: BusClient, schedule: Timed, due: float) -> bool:
     window = schedule.times.window_ms
     if window is None:
         lock = client.keys.schedule_lock(f"{schedule.name}:{tick}")
-        following = schedule.times.next_after(due)
-        ttl = max(1000, min(LOCK_MAX_MS, int((following - due) * 1000)))
+        period = int((schedule.times.next_after(due) - due) * 1000)
+        ttl = min(LOCK_MAX_MS, max(LOCK_MIN_MS, period))
     else:
         lock, ttl = client.keys.schedule_lock(schedule.name), window
+    last = client.keys.schedule_last(schedule.name)
     try:
-        won = await client.redis.set(lock, client.settings.process_name, nx=True, px=ttl)
-        if won:
-            await client.redis.set(client.keys.schedule_last(schedule.name), tick)
+        won = await client.redis.eval(
+            TAKE_TICK, 2, lock, last, client.settings.process_name, ttl, tick
+        )
     except CONNECTION_ERRORS as exc:
         logger.warning("Skipped a tick of %s: Redis unreachable (%s)", schedule.name, describe(exc))
         return False

@@ -237,7 +237,7 @@ class Worker:
             process=client.settings.process_name,
             host=HOST,
             pid=os.getpid(),
-            apis=sorted(client.apis),
+            apis=sorted(client.apis) if "rpcs" in client.features else [],
             listeners=sorted(lst.name for lst in client.listeners),
             version=lightbus.__version__,
             in_flight=self.in_flight(),
