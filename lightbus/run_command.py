@@ -83,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--only",
+        "-o",
         action="append",
         default=[],
         metavar="FEATURE",
@@ -90,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--skip",
+        "-k",
         action="append",
         default=[],
         metavar="FEATURE",

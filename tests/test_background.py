@@ -202,3 +202,41 @@ def test_three_workers_sharing_a_listener_handle_each_of_300_events_once(
     assert sorted(row["order"] for row in handled) == list(range(300))
     assert all(row["attempt"] == 1 for row in handled)
     assert {row["process"] for row in handled} == {"w1", "w2", "w3"}
+
+
+LIGHTBUS_1X = """
+# bus.py, as Lightbus 1.x's how-to guides write it
+import asyncio
+import lightbus
+import schedule
+
+bus = lightbus.create()
+
+@bus.client.every(seconds=1, also_run_immediately=True)
+def do_it():
+    print("Hello!", flush=True)
+
+# Run the task every 1-3 seconds, varying randomly
+@bus.client.schedule(schedule.every(1).to(3).seconds)
+def do_it_too():
+    print("Hello using schedule library", flush=True)
+
+async def my_background_task():
+    while True:
+        await asyncio.sleep(1)
+        print("Hello from the background!", flush=True)
+
+@bus.client.on_start()
+def on_startup(**kwargs):
+    bus.client.add_background_task(my_background_task())
+"""
+
+
+def test_lightbus_1x_schedules_and_background_tasks_run_as_written(project, start_worker):
+    worker = start_worker(project(LIGHTBUS_1X), "-o", "tasks")
+    worker.wait_for("Hello!")  # also_run_immediately: before the first second's tick
+    worker.wait_for("Hello using schedule library")
+    worker.wait_for("Hello from the background!")
+    wait_until(lambda: worker.output.count("Hello!") >= 2)
+    worker.proc.send_signal(signal.SIGINT)
+    assert worker.wait() == 0
