@@ -17,13 +17,11 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from lightbus.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
+from lightbus.runtime import Runtime
 
 logger = logging.getLogger("lightbus.worker")
 
@@ -33,8 +31,11 @@ FEATURES = ("rpcs", "events", "tasks")
 class BackgroundTasks:
     """The coroutines given to ``add_background_task``, started with the worker."""
 
-    def __init__(self, client: BusClient) -> None:
-        self.client = client
+    def __init__(
+        self, runtime: Runtime, loop: Callable[[], asyncio.AbstractEventLoop | None]
+    ) -> None:
+        self.runtime = runtime
+        self._loop = loop  # the bus's event loop, if bound
         self.pending: list[tuple[Awaitable[Any], bool]] = []
         self.kept: set[asyncio.Task[Any]] = set()  # cancel_on_close=False
         self.failed: BaseException | None = None
@@ -49,7 +50,7 @@ class BackgroundTasks:
         if not self.started:
             self.pending.append((coroutine, cancel_on_close))
             return
-        loop = self.client.loop
+        loop = self._loop()
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -69,7 +70,7 @@ class BackgroundTasks:
     def _start(self, coroutine: Awaitable[Any], cancel_on_close: bool) -> None:
         name = f"lightbus-background-{getattr(coroutine, '__qualname__', 'task')}"
         if cancel_on_close:
-            task = self.client.spawn(coroutine, name=name)
+            task = self.runtime.spawn(coroutine, name=name)
         else:
             task = asyncio.ensure_future(coroutine)
             task.set_name(name)
@@ -81,9 +82,9 @@ class BackgroundTasks:
         if task.cancelled() or task.exception() is None:
             return
         self.failed = task.exception()
-        if task in self.kept:  # client.spawn's tasks are logged by the client
+        if task in self.kept:  # the runtime logs the tasks it spawned
             logger.error("Background task %s failed", task.get_name(), exc_info=self.failed)
-        self.client.request_stop(f"background task {task.get_name()} failed: {self.failed!r}")
+        self.runtime.request_stop(f"background task {task.get_name()} failed: {self.failed!r}")
 
     async def close(self, grace: float) -> None:
         """Wait (up to ``grace`` seconds) for the tasks that are not cancelled at close."""

@@ -81,7 +81,7 @@ class BusClient:
         self._flusher: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.delayed = DelayedEvents(self)
-        self.background = BackgroundTasks(self)
+        self.background = BackgroundTasks(self, lambda: self.loop)
         self.features = frozenset(FEATURES)  # what a worker runs (lightbus run --only/--skip)
 
     # ---------------------------------------------------------------- registration

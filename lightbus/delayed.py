@@ -22,14 +22,12 @@ import logging
 import math
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightbus import limits, trace
 from lightbus.connection import CONNECTION_ERRORS, describe
 from lightbus.message import FIELD, Message, now_ms
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
+from lightbus.runtime import Runtime, write_records
 
 logger = logging.getLogger("lightbus.delayed")
 
@@ -107,8 +105,8 @@ def due_ms(delay: Any, at: Any) -> int | None:
 class DelayedEvents:
     """Writes delayed events (the firer's side) and releases them when due (the mover)."""
 
-    def __init__(self, client: BusClient) -> None:
-        self.client = client
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.watched: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -120,8 +118,8 @@ class DelayedEvents:
         self, pipe: Any, api: str, name: str, made: Iterable[tuple[Message, bytes]], due: int
     ) -> None:
         """Add the delayed messages (and their ``event.fired`` records) to ``pipe``."""
-        tracer = self.client.tracer
-        key = self.client.keys.delayed(api, name)
+        tracer = self.runtime.tracer
+        key = self.runtime.keys.delayed(api, name)
         for message, data in made:
             pipe.zadd(key, due, data)
             record = tracer.for_message(trace.EVENT_FIRED, message, status="delayed")
@@ -139,7 +137,7 @@ class DelayedEvents:
         self.watched |= new
         if self._task is None or self._task.done() or self._wake is None:
             self._wake = asyncio.Event()
-            self._task = self.client.spawn(self._run(self._wake), name="lightbus-delayed-mover")
+            self._task = self.runtime.spawn(self._run(self._wake), name="lightbus-delayed-mover")
         self._wake.set()
 
     async def _run(self, wake: asyncio.Event) -> None:
@@ -165,7 +163,7 @@ class DelayedEvents:
     async def release(self, events: list[tuple[str, str]]) -> int | None:
         """Move the due delayed events of ``events`` to their streams, in one script run
         per batch; return when the next one is due (epoch ms), or None if none waits."""
-        client = self.client
+        client = self.runtime
         if self._script is None:
             self._script = client.redis.register_script(MOVE_DUE)
         keys = [
@@ -179,16 +177,17 @@ class DelayedEvents:
             moved, following = await self._script(keys=keys, args=[now_ms(), *args])
             released = [self._released(raw, started) for batch in moved for raw in batch]
             if released:
-                await client.write_records(released)
+                await write_records(client, released)
             if all(len(batch) < BATCH for batch in moved):
                 return int(following) if following >= 0 else None
 
     def _released(self, raw: bytes, started: float) -> trace.TraceRecord | None:
         try:
-            message = limits.decode(raw, self.client.settings)
+            message = limits.decode(raw, self.runtime.settings)
         except Exception:  # the listener dead-letters it, with the reason
             return None
         waited = max(0.0, started * 1000 - message.sent_at)
-        return self.client.tracer.for_message(
+        record: trace.TraceRecord | None = self.runtime.tracer.for_message(
             trace.EVENT_RELEASED, message, queued_ms=waited, with_payload=False
         )
+        return record

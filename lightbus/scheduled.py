@@ -24,15 +24,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightbus import ids, trace
 from lightbus.connection import CONNECTION_ERRORS, describe
 from lightbus.cron import CronTimes, Times, times_of
 from lightbus.message import HOST, now_ms
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
+from lightbus.runtime import Runtime, write_records
 
 logger = logging.getLogger("lightbus.schedule")
 
@@ -78,7 +76,7 @@ def timed(
     return Timed(fn, times, catch_up, immediately)
 
 
-async def run_traced(client: BusClient, name: str, fn: Callable[..., Any], tick: int = 0) -> bool:
+async def run_traced(client: Runtime, name: str, fn: Callable[..., Any], tick: int = 0) -> bool:
     """Run ``fn`` as the root of a new trace; record ``schedule.ran`` / ``schedule.failed``.
 
     Returns whether it succeeded. An exception is logged and recorded, never raised: the
@@ -104,14 +102,14 @@ async def run_traced(client: BusClient, name: str, fn: Callable[..., Any], tick:
             record.error = str(error)[: client.tracer.traceback_cap]
             record.traceback = client.tracer.cap_traceback(tb)
         try:
-            await client.write_records([record])
+            await write_records(client, [record])
         except Exception as exc:
             logger.warning("Could not trace the run of %s: %s", name, describe(exc))
     return error is None
 
 
 def run_record(
-    client: BusClient,
+    client: Runtime,
     fn: Callable[..., Any],
     run_id: str,
     trace_id: str,
@@ -137,7 +135,7 @@ def run_record(
     return record
 
 
-async def run_timed(client: BusClient, schedule: Timed, stopping: asyncio.Event) -> None:
+async def run_timed(client: Runtime, schedule: Timed, stopping: asyncio.Event) -> None:
     """Run ``schedule`` at its times until ``stopping`` is set."""
     if schedule.immediately:
         await run_traced(client, schedule.name, schedule.fn)
@@ -150,7 +148,7 @@ async def run_timed(client: BusClient, schedule: Timed, stopping: asyncio.Event)
         await run_tick(client, schedule, due)
 
 
-async def run_tick(client: BusClient, schedule: Timed, due: float) -> bool:
+async def run_tick(client: Runtime, schedule: Timed, due: float) -> bool:
     """Run the tick due at ``due`` here if no other worker has; whether it ran here."""
     tick = round(due * 1000)
     window = schedule.times.window_ms
@@ -173,7 +171,7 @@ async def run_tick(client: BusClient, schedule: Timed, due: float) -> bool:
     return bool(won)
 
 
-async def _catch_up(client: BusClient, schedule: Timed, stopping: asyncio.Event) -> None:
+async def _catch_up(client: Runtime, schedule: Timed, stopping: asyncio.Event) -> None:
     try:
         last = await client.redis.get(client.keys.schedule_last(schedule.name))
     except CONNECTION_ERRORS as exc:
