@@ -24,7 +24,7 @@ from lightbus_tools.timespec import EXAMPLES, parse_time
 
 DEFAULT_LIMIT = 100
 KINDS = ("event", "rpc", "worker", "replay", "schedule")
-STATUSES = ("ok", "error", "dead", "expired", "timeout")
+STATUSES = ("ok", "error", "dead", "expired", "timeout", "delayed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

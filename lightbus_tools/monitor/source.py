@@ -53,8 +53,8 @@ OUTCOME_STEPS = frozenset(_steps.HANDLING_STEPS)
 DEAD_LETTERED = _steps.EVENT_DEAD_LETTERED
 RPC_RETURNED = _steps.RPC_RETURNED
 REPLAY_PERFORMED = _steps.REPLAY_PERFORMED
-KINDS = ("event", "rpc", "worker", "replay")
-STATUSES = ("ok", "error", "dead", "expired", "timeout")
+KINDS = ("event", "rpc", "worker", "replay", "schedule")
+STATUSES = ("ok", "error", "dead", "expired", "timeout", "delayed")
 
 PENDING_SAMPLE = 100  # pending entries read per group, oldest first, for their attempts
 DEAD_LETTER_SAMPLE = 2000  # newest dead letters read per dead-letter stream
