@@ -26,6 +26,7 @@ from typing import Any
 
 from lightbus import limits, trace
 from lightbus.connection import CONNECTION_ERRORS, describe
+from lightbus.errors import BusConnectionError
 from lightbus.message import FIELD, Message, now_ms
 from lightbus.runtime import Runtime, write_records
 
@@ -147,7 +148,7 @@ class DelayedEvents:
                 following = await self.release(sorted(self.watched))
                 if following is not None:
                     wait = min(wait, max(0.0, (following - now_ms()) / 1000))
-            except CONNECTION_ERRORS as exc:
+            except (BusConnectionError, *CONNECTION_ERRORS) as exc:
                 logger.warning("Delayed events: Redis unreachable (%s)", describe(exc))
                 wait = 1.0
             except Exception:

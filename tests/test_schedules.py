@@ -283,3 +283,11 @@ def test_lightbus_inspect_shows_schedule_runs(project, start_worker, worker_env)
     )
     assert "schedule.ran" in table
     assert "tidy_up" in table
+    tree = run_python(
+        "import sys; from lightbus.cli import main; sys.exit(main())",
+        "trace",
+        rows[0]["id"],
+        cwd=folder,
+        env=env,
+    )
+    assert "schedule bus.tidy_up ok" in tree
