@@ -33,6 +33,11 @@ async def poll_forever():
         note("cancelled")
         raise
 
+async def finish_up():
+    note("finishing")
+    await asyncio.sleep(0.5)
+    note("finished")
+
 async def fail_soon():
     await asyncio.sleep(0.2)
     raise RuntimeError("the upstream feed went away")
@@ -42,6 +47,8 @@ def start(client):
     bus.client.add_background_task(poll_forever())
     if os.environ.get("FAIL"):
         bus.client.add_background_task(fail_soon())
+    if os.environ.get("KEEP"):
+        bus.client.add_background_task(finish_up(), cancel_on_close=False)
 """
 
 
@@ -54,6 +61,17 @@ def test_a_background_task_runs_with_the_worker_and_is_cancelled_when_it_stops(
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert out.read_text().splitlines() == ["started", "cancelled"]
+
+
+def test_a_background_task_not_cancelled_on_close_is_let_finish(project, start_worker, tmp_path):
+    out = tmp_path / "out.txt"
+    worker = start_worker(project(BACKGROUND), OUT=str(out), KEEP="1")
+    wait_until(lambda: out.exists() and "finishing" in out.read_text())
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    lines = out.read_text().splitlines()
+    assert "finished" in lines  # waited for (within shutdown_grace), not cancelled
+    assert "cancelled" in lines  # the other task, cancelled as usual
 
 
 def test_an_error_in_a_background_task_stops_the_worker(project, start_worker, tmp_path):
