@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from lightbus import context, ids, limits, registry, trace
+from lightbus import context, delayed, ids, limits, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
@@ -456,8 +456,9 @@ class BusClient:
         stream = self.keys.event_stream(api, name)
         maxlen = self.settings.event_stream_maxlen
         async with self.pipeline() as pipe:
-            if due is not None:
-                self.delayed.add(pipe, api, name, [(m, data) for m, data, _ in made], due)
+            if due is not None:  # held in Redis until due (lightbus.delayed)
+                key = self.keys.delayed(api, name)
+                delayed.hold(pipe, self.tracer, key, [(m, data) for m, data, _ in made], due)
             else:
                 pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
             for message, data, _ in made if due is None else ():

@@ -103,8 +103,19 @@ def due_ms(delay: Any, at: Any) -> int | None:
     return due if due > now_ms() else None
 
 
+def hold(pipe: Any, tracer: Any, key: str, made: Iterable[tuple[Message, bytes]], due: int) -> None:
+    """Add delayed messages to their sorted set ``key`` (and their ``event.fired``
+    records, status ``delayed``, with ``detail.due_at``) to ``pipe``: the firer's side."""
+    for message, data in made:
+        pipe.zadd(key, due, data)
+        record = tracer.for_message(trace.EVENT_FIRED, message, status="delayed")
+        if record is not None:
+            record.detail = {"due_at": due}
+        tracer.add(pipe, record)
+
+
 class DelayedEvents:
-    """Writes delayed events (the firer's side) and releases them when due (the mover)."""
+    """Releases the delayed events of the events listened to here when they are due."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -112,21 +123,6 @@ class DelayedEvents:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._script: Any = None
-
-    # ---------------------------------------------------------------- firing
-
-    def add(
-        self, pipe: Any, api: str, name: str, made: Iterable[tuple[Message, bytes]], due: int
-    ) -> None:
-        """Add the delayed messages (and their ``event.fired`` records) to ``pipe``."""
-        tracer = self.runtime.tracer
-        key = self.runtime.keys.delayed(api, name)
-        for message, data in made:
-            pipe.zadd(key, due, data)
-            record = tracer.for_message(trace.EVENT_FIRED, message, status="delayed")
-            if record is not None:
-                record.detail = {"due_at": due}
-            tracer.add(pipe, record)
 
     # ---------------------------------------------------------------- releasing
 
