@@ -15,7 +15,7 @@ import asyncio, datetime as dt, time
 import background_work as b
 
 started = time.time()
-b.remind_in(1.0)
+b.remind_in(2.0)
 b.remind_at(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.5))
 asyncio.run(b.remind_many_async())
 b.bus.billing.payment_received.fire_many(
@@ -36,11 +36,11 @@ def test_the_background_work_snippet_runs_as_a_worker(start_worker, worker_env):
     fired_at = float(run_python(FIRE, cwd=SNIPPETS, env=worker_env()).strip())
     for invoice in ("INV-7", "INV-8", "INV-9", "INV-10"):
         worker.wait_for(f"reminder sent for {invoice}")
-    assert time.time() >= fired_at + 1.0
+    assert time.time() >= fired_at + 2.0
     wait_until(lambda: worker.output.count("ledger: acme") == 10)
     ledger = [line for line in worker.lines if line.startswith("ledger: ")]
     assert ledger == [f"ledger: acme {n}\n" for n in range(10)]  # concurrency=1: in order
     # The delayed reminders arrive when they fall due, not in the order fired.
     reminders = [line.split()[-1] for line in worker.lines if line.startswith("reminder sent")]
-    assert reminders[0] == "INV-8"
+    assert reminders.index("INV-8") < reminders.index("INV-7")
     assert sorted(reminders) == ["INV-10", "INV-7", "INV-8", "INV-9"]
