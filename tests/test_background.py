@@ -1,10 +1,8 @@
 """Lightbus 1.x's worker forms, as 1.x's docs write them: add_background_task, and
-`lightbus run --only` / `--skip` to split scheduled work from events and RPCs. Also:
-three worker processes sharing one listener handle each of 300 events once."""
+`lightbus run --only` / `--skip` to split scheduled work from events and RPCs."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 
@@ -170,56 +168,6 @@ def test_features_are_chosen_from_repeated_or_comma_separated_options():
     assert choose_features([], ["rpcs", "tasks"]) == {"events"}
     with pytest.raises(ConfigError, match="leave nothing to run"):
         choose_features(["tasks"], ["tasks"])
-
-
-SHARED = """
-import json, os, lightbus
-from lightbus import Api, Event
-
-class ShopApi(Api):
-    order_placed = Event(parameters=("order",))
-    class Meta:
-        name = "shop"
-
-bus = lightbus.create()
-bus.client.register_api(ShopApi())
-
-def handle(event, order):
-    with open(os.environ["OUT"], "a") as out:
-        out.write(json.dumps({"order": order, "process": os.environ["LIGHTBUS_PROCESS_NAME"],
-                              "attempt": event.attempt}) + "\\n")
-
-@bus.client.on_start()
-def start(client):
-    bus.shop.order_placed.listen(handle, listener_name="fulfil")
-"""
-
-FIRE_300 = """
-import lightbus
-bus = lightbus.create()
-for start in range(0, 300, 50):
-    bus.shop.order_placed.fire_many([{"order": n} for n in range(start, start + 50)])
-"""
-
-
-def test_three_workers_sharing_a_listener_handle_each_of_300_events_once(
-    project, start_worker, worker_env, tmp_path
-):
-    out = tmp_path / "handled.jsonl"
-    folder = project(SHARED)
-    for name in ("w1", "w2", "w3"):
-        start_worker(folder, LIGHTBUS_PROCESS_NAME=name, OUT=str(out))
-    run_python(FIRE_300, cwd=folder, env=worker_env())
-
-    def rows() -> list[dict]:
-        return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
-
-    wait_until(lambda: len(rows()) >= 300, timeout=30)
-    time.sleep(0.5)  # a second delivery of any event would show by now
-    handled = rows()
-    assert sorted(row["order"] for row in handled) == list(range(300))
-    assert all(row["attempt"] == 1 for row in handled)
-    assert {row["process"] for row in handled} == {"w1", "w2", "w3"}
 
 
 LIGHTBUS_1X = """
