@@ -184,33 +184,11 @@ def test_processes_sharing_a_listener_name_share_the_work(
     assert {r["process"] for r in rows} == {"w1", "w2"}  # both took a share
 
 
-SHARED = """
-import json, os, lightbus
-from lightbus import Api, Event
-
-class ShopApi(Api):
-    order_placed = Event(parameters=("order",))
-    class Meta:
-        name = "shop"
-
-bus = lightbus.create()
-bus.client.register_api(ShopApi())
-
-def handle(event, order):
-    with open(os.environ["OUT"], "a") as out:
-        out.write(json.dumps({"order": order, "process": os.environ["LIGHTBUS_PROCESS_NAME"],
-                              "attempt": event.attempt}) + "\\n")
-
-@bus.client.on_start()
-def start(client):
-    bus.shop.order_placed.listen(handle, listener_name="fulfil")
-"""
-
 FIRE_300 = """
 import lightbus
 bus = lightbus.create()
 for start in range(0, 300, 50):
-    bus.shop.order_placed.fire_many([{"order": n} for n in range(start, start + 50)])
+    bus.shop.order_placed.fire_many([{"order_id": n} for n in range(start, start + 50)])
 """
 
 
@@ -218,7 +196,7 @@ def test_three_workers_sharing_a_listener_handle_each_of_300_events_once(
     project, start_worker, worker_env, tmp_path
 ):
     out = tmp_path / "handled.jsonl"
-    folder = project(SHARED)
+    folder = project(LISTENER)
     for name in ("w1", "w2", "w3"):
         start_worker(folder, LIGHTBUS_PROCESS_NAME=name, OUT=str(out))
     run_python(FIRE_300, cwd=folder, env=worker_env())
