@@ -39,7 +39,8 @@ from lightbus.tracetree import Handling, TraceNode, build_tree
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
-    from lightbus.facade import Bus, create
+    from lightbus.creation import create
+    from lightbus.facade import Bus
     from lightbus.tracereader import TraceFilter, TraceReader, read_trace
 
 # The one definition of the version: pyproject.toml reads it from here (hatch), and the
@@ -53,7 +54,7 @@ _LAZY = {
     "BusClient": "lightbus.client",
     "TraceFilter": "lightbus.tracereader",
     "TraceReader": "lightbus.tracereader",
-    "create": "lightbus.facade",
+    "create": "lightbus.creation",
     "read_trace": "lightbus.tracereader",
 }
 
