@@ -59,7 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # Before the conftest files (and the bus modules they import) are loaded.
     if early_config.getini(PRIVATE_REDIS):
@@ -244,7 +244,8 @@ class RunningWorker:
             waiter = asyncio.ensure_future(worker.ready.wait())
             await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-            self.ready.set()
+            if not task.done():  # serving (a start that failed sets `error`, then `ready`)
+                self.ready.set()
             return await task
 
         try:
@@ -255,8 +256,10 @@ class RunningWorker:
             self.ready.set()
 
     def request_stop(self) -> None:
+        if self.bus is None or self.thread is None or not self.thread.is_alive():
+            return
         loop = self.bus.client.loop
-        if self.thread is not None and self.thread.is_alive() and loop is not None:
+        if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self.bus.client.request_stop, "test over")
 
