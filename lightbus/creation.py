@@ -19,6 +19,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lightbus.errors import ConfigError
 from lightbus.facade import Bus
 from lightbus.facade import create as _create_bus
 
@@ -27,6 +28,16 @@ __all__ = ["create", "in_flask_reloader_parent"]
 T = TypeVar("T")
 
 _FALSE = {"", "0", "false", "no", "off"}
+
+# Arguments of Lightbus 1.x's create() that have no counterpart here.
+_ONLY_IN_1X = {
+    "config": "its configuration dict",
+    "config_file": "its YAML or JSON configuration file",
+    "plugins": "its plugins",
+    "features": "its feature switches",
+    "client_class": "a custom client class",
+    "node_class": "a custom path class",
+}
 
 
 def create(*, flask: bool = False, **settings: Any) -> Bus:
@@ -37,6 +48,15 @@ def create(*, flask: bool = False, **settings: Any) -> Bus:
     """
     if not isinstance(flask, bool):
         raise TypeError(f"create(flask=...) takes True or False, got {flask!r}")
+    for key, what in _ONLY_IN_1X.items():
+        if key in settings:
+            raise ConfigError(
+                f"create({key}=...) is Lightbus 1.x's argument for {what}. Here settings are "
+                f"keyword arguments of create() (redis_url=, service_name=...), LIGHTBUS_* "
+                f"environment variables, or lightbus.toml / [tool.lightbus] in pyproject.toml: "
+                f"see docs/how-to/migrate-from-1x.md.",
+                key=key,
+            )
     bus = _create_bus(**settings)
     if flask and in_flask_reloader_parent():
         return DormantBus(bus.client)

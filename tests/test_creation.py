@@ -146,3 +146,20 @@ def test_under_flask_run_debug_only_the_serving_child_starts_the_bus(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+@pytest.mark.parametrize("key", ["config", "config_file", "plugins", "features"])
+def test_1x_only_arguments_say_where_settings_went(key):
+    with pytest.raises(lightbus.ConfigError, match=f"create\\({key}=...\\) is Lightbus 1.x's") as e:
+        create(**{key: "x"})
+    assert e.value.key == key and "migrate-from-1x.md" in str(e.value)
+
+
+def test_the_1x_snippet_of_the_migration_guide_runs(monkeypatch):
+    """docs/snippets/lightbus_1x.py: 1.x's tutorial bus module and a 1.x-style test."""
+    import runpy
+
+    monkeypatch.setenv("LIGHTBUS_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing is sent
+    namespace = runpy.run_path(str(ROOT / "docs" / "snippets" / "lightbus_1x.py"))
+    namespace["test_page_view_is_fired"]()
+    namespace["bus"].close()

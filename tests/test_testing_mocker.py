@@ -225,3 +225,12 @@ def test_bad_use_is_refused_with_a_clear_error():
         @bus_mocker(bus)
         def no_parameter():
             pass
+
+
+def test_the_options_an_event_was_fired_with_are_recorded():
+    import asyncio
+
+    with BusMocker(bus) as bus_mock:
+        bus_mock.mock_event_firing("auth.user_created")
+        asyncio.run(bus.client.fire("auth", "user_created", {"field": "x"}, replay_of="abc"))
+    assert bus_mock.get_event_options("auth.user_created") == [{"replay_of": "abc"}]

@@ -146,6 +146,10 @@ class BusMocker:
         """The messages fired (of one event, or all), in order; ``.kwargs`` are the arguments."""
         return [m for m, _ in self.events if full_event_name in (None, m.full_name)]
 
+    def get_event_options(self, full_event_name: str | None = None) -> list[dict[str, Any]]:
+        """The options each event was fired with (e.g. ``{"delay": 60}``), in order."""
+        return [o for m, o in self.events if full_event_name in (None, m.full_name)]
+
     def get_rpc_messages(self, full_rpc_name: str | None = None) -> list[Message]:
         """The RPC calls made (of one RPC, or all), in order; ``.kwargs`` are the arguments."""
         return [m for m, _ in self.rpcs if full_rpc_name in (None, m.full_name)]
@@ -193,9 +197,9 @@ class BusMocker:
         return (await self._record_events(api, name, [kwargs], options))[0]
 
     async def _fire_many(
-        self, api: str, name: str, items: Iterable[Mapping[str, Any]]
+        self, api: str, name: str, items: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[Message]:
-        return await self._record_events(api, name, list(items), {})
+        return await self._record_events(api, name, list(items), options)
 
     async def _record_events(
         self, api: str, name: str, items: list[Any], options: dict[str, Any]
