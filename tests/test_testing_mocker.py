@@ -98,6 +98,19 @@ def test_firing_event_decorated(bus_mock):
     assert message.kwargs == {"field": "x"}
 
 
+@bus_mocker(bus)
+def test_the_decorator_with_pytest_fixtures(tmp_path, bus_mock):
+    bus_mock.mock_rpc_call("auth.check_password", result=True)
+    assert tmp_path.is_dir() and bus.auth.check_password(username="a", password="b") is True
+
+
+@bus_mocker(bus)
+async def test_the_decorator_on_an_async_test(bus_mock):
+    bus_mock.mock_event_firing("auth.user_created")
+    await bus.auth.user_created.fire_async(field="x")
+    bus_mock.assert_events_fired("auth.user_created", times=1)
+
+
 class ExampleTestCase(unittest.TestCase):  # 1.x's Django form: a TestCase (not collected)
     __test__ = False
 

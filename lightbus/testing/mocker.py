@@ -95,12 +95,21 @@ class BusMocker:
                 f"@bus_mocker(bus) passes the mocker to {func.__qualname__}: give it a "
                 f"parameter for it, e.g. def {func.__name__}(bus_mock)"
             )
+        last = params[-1]
+        by_name = last.kind in (last.POSITIONAL_OR_KEYWORD, last.KEYWORD_ONLY)
+
+        def call(mock: BusMocker, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            # By name when it can be: pytest passes the test's fixtures as keywords.
+            if by_name:
+                return func(*args, **{last.name: mock}, **kwargs)
+            return func(*args, mock, **kwargs)
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 with self._fresh() as mock:
-                    return await func(*args, mock, **kwargs)
+                    return await call(mock, args, kwargs)
 
             wrapper: Callable[..., Any] = run_async
         else:
@@ -108,7 +117,7 @@ class BusMocker:
             @functools.wraps(func)
             def run(*args: Any, **kwargs: Any) -> Any:
                 with self._fresh() as mock:
-                    return func(*args, mock, **kwargs)
+                    return call(mock, args, kwargs)
 
             wrapper = run
         wrapper.__signature__ = signature.replace(parameters=params[:-1])  # type: ignore[attr-defined]
