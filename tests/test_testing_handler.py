@@ -125,6 +125,12 @@ async def test_the_async_twin_runs_sync_and_async_handlers():
     assert (await run_handler_async(record, event))["trace"] == "evt-2"
     with pytest.raises(RuntimeError, match=r"use `await run_handler_async\(...\)`"):
         run_handler(handler, event)
+    # A plain handler may be run with run_handler inside a loop too, its API included.
+    at = run_handler(record, "shop.order_placed", {"order_id": "A", "at": AT}, api=ShopApi())["at"]
+    assert at.year == 2026
+    got = await run_handler_async(record, "shop.order_placed", {"order_id": "A", "at": AT},
+                                  api=ShopApi())  # fmt: skip
+    assert got["at"] == at
 
 
 def test_bad_input_is_refused_with_a_clear_error():

@@ -177,6 +177,14 @@ def test_arguments_are_checked_against_a_registered_api():
     assert bus_mock.event_names_fired == []
 
 
+def test_names_are_checked_against_a_registered_api():
+    with BusMocker(bus, require_mocking=False):
+        with pytest.raises(lightbus.UnknownName, match="check_pasword"):
+            bus.auth.check_pasword(username="a", password="b")
+        with pytest.raises(lightbus.UnknownName, match="is an rpc, not an event: call it"):
+            bus.auth.check_password.fire(username="a", password="b")
+
+
 def test_an_rpc_of_another_app_needs_no_schema_and_can_raise():
     with BusMocker(bus) as bus_mock:
         timeout = lightbus.RpcTimeout(api="billing", name="charge", timeout=1, served=False)

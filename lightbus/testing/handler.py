@@ -12,17 +12,21 @@ with :class:`~lightbus.testing.BusMocker` to see what the handler fires.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar, cast
 
 from lightbus import context, ids
-from lightbus.api import Api, define
+from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.message import Message, now_ms
-from lightbus.validation import TypedChecker
+from lightbus.settings import Settings
+from lightbus.validation import Checkers
 
 __all__ = ["make_event", "run_handler", "run_handler_async"]
+
+T = TypeVar("T")
 
 
 def make_event(
@@ -91,7 +95,9 @@ def run_handler(
     here. An ``async def`` handler is run to the end; inside a running event loop, use
     :func:`run_handler_async`.
     """
-    message, kwargs = _prepare(handler, event, arguments, api, id, attempt, replay_of)
+    message, kwargs = _prepare(handler, event, arguments, id, attempt, replay_of)
+    if api is not None:
+        kwargs = _blocking(_through_the_wire(handler, message, kwargs, api))
     if inspect.iscoroutinefunction(handler):
         try:
             asyncio.get_running_loop()
@@ -123,7 +129,9 @@ async def run_handler_async(
 ) -> Any:
     """:func:`run_handler` for a test that runs an event loop (a plain handler runs in a
     thread, as the worker runs it)."""
-    message, kwargs = _prepare(handler, event, arguments, api, id, attempt, replay_of)
+    message, kwargs = _prepare(handler, event, arguments, id, attempt, replay_of)
+    if api is not None:
+        kwargs = await _through_the_wire(handler, message, kwargs, api)
     if inspect.iscoroutinefunction(handler):
         return await _call_async(handler, message, kwargs)
     token = context.enter_message(message.trace_id, message.span_id, message.id)
@@ -152,7 +160,6 @@ def _prepare(
     handler: Callable[..., Any],
     event: str | Message,
     arguments: Mapping[str, Any] | None,
-    api: Api | None,
     id: str | None,
     attempt: int,
     replay_of: str,
@@ -173,16 +180,40 @@ def _prepare(
             f"run_handler() takes the event as 'api.name' or a message from make_event(), "
             f"not {type(event).__name__}"
         )
-    kwargs = dict(message.kwargs)
-    if api is not None:
-        kwargs = _through_the_wire(handler, message, kwargs, api)
-    return message, kwargs
+    return message, dict(message.kwargs)
 
 
-def _through_the_wire(
+class _OneApi:
+    """What the bus's checkers read (the APIs defined here, schemas, the registry), for
+    one API defined here and nothing else: no Redis is involved."""
+
+    def __init__(self, definition: ApiDefinition) -> None:
+        self.settings = Settings()
+        self.apis = {definition.name: definition}
+        self.schemas: dict[str, dict[str, Any]] = {}
+
+    async def remote_schema(self, api: str) -> dict[str, Any] | None:
+        return None
+
+    async def live_schemas(self) -> dict[str, Any]:
+        return {}
+
+
+def _blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to the end from sync code, inside a running event loop or not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _through_the_wire(
     handler: Callable[..., Any], message: Message, kwargs: dict[str, Any], api: Api
 ) -> dict[str, Any]:
-    """Check and convert ``kwargs`` as firing and delivery of ``message`` would."""
+    """Check and convert ``kwargs`` as firing and delivery of ``message`` do: the bus's
+    own checker of the event, on the firer's side, then on the listener's."""
     definition = define(api)
     if definition.name != message.api:
         raise ValueError(
@@ -199,7 +230,7 @@ def _through_the_wire(
     spec = ArgSpec.from_parameters(message.api, message.name, "event", declared.parameters)
     spec.check((), kwargs)
     spec.check_handler(handler, getattr(handler, "__qualname__", repr(handler)))
-    checker = TypedChecker(message.api, message.name, declared.parameters)
+    checker = await Checkers(cast(Any, _OneApi(definition))).get(message.api, message.name, "event")
     sent = checker.outgoing(spec.with_defaults(kwargs), "firer")
     message.kwargs = sent
     return checker.incoming(sent, "listener")

@@ -27,6 +27,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lightbus.arguments import ArgSpec
+from lightbus.errors import UnknownName
 from lightbus.message import Message
 
 if TYPE_CHECKING:
@@ -221,7 +223,7 @@ class BusMocker:
                 f"require_mocking=False)."
             )
         client = self.bus.client
-        spec = await client.spec(api, name, "event") if api in client.apis else None
+        spec = _local_spec(client, api, name, "event")
         messages = []
         for kwargs in items:
             if spec is not None:
@@ -237,8 +239,9 @@ class BusMocker:
     ) -> Any:
         full = f"{api}.{name}"
         client = self.bus.client
-        if api in client.apis:
-            (await client.spec(api, name, "rpc")).check((), kwargs)
+        spec = _local_spec(client, api, name, "rpc")
+        if spec is not None:
+            spec.check((), kwargs)
         message = client.make_message("rpc", api, name, kwargs=dict(kwargs))
         with self._lock:
             self.rpcs.append((message, {"timeout": timeout}))
@@ -262,6 +265,25 @@ class BusMocker:
 
 
 bus_mocker = BusMocker  # the decorator's name in Lightbus 1.x: @bus_mocker(bus)
+
+
+def _local_spec(client: Any, api: str, name: str, kind: str) -> ArgSpec | None:
+    """The argument spec of ``api.name`` if the bus defines that API, as sending checks it
+    (an unknown name of a local API is refused as sending refuses it)."""
+    definition = client.apis.get(api)
+    if definition is None:
+        return None  # another app's: its schema is in Redis, which the mocker leaves alone
+    if kind == "rpc":
+        rpc = definition.rpcs.get(name)
+        if rpc is None:
+            actual = "event" if name in definition.events else ""
+            raise UnknownName(api, name, kind=kind, known=definition.rpcs, actual=actual)
+        return ArgSpec.from_parameters(api, name, kind, rpc.parameters, rpc.accepts_any)
+    event = definition.events.get(name)
+    if event is None:
+        actual = "rpc" if name in definition.rpcs else ""
+        raise UnknownName(api, name, kind=kind, known=definition.events, actual=actual)
+    return ArgSpec.from_parameters(api, name, kind, event.parameters)
 
 
 def _full_name(value: Any, method: str) -> str:
