@@ -55,7 +55,7 @@ def write_suite(folder: Path, files: dict[str, str]) -> Path:
 
 def test_the_plugin_is_declared_as_a_pytest11_entry_point():
     table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert table["pytest11"] == {"lightbus": "lightbus_tools.pytest_plugin"}
+    assert table["pytest11"] == {"lightbus": "lightbus.testing.plugin"}
 
 
 def test_the_example_suite_passes_with_the_plugin(entry_point):
@@ -65,17 +65,22 @@ def test_the_example_suite_passes_with_the_plugin(entry_point):
     assert "\n13 passed" in result.stdout, result.stdout
 
 
-def test_loading_the_plugin_costs_nothing_until_a_fixture_is_used(entry_point):
-    """Importing the plugin loads no Lightbus runtime and no redis-py, and a session that
-    uses none of its fixtures starts no server and sets no environment."""
+def test_loading_the_plugin_costs_nothing_until_a_fixture_is_used():
+    """Importing the plugin loads no redis-py and none of the bus's runtime (a session
+    that uses no fixture of it starts no server and sets no environment: see
+    test_1_nothing_runs_unless_asked below), and the testing names still load on use."""
     code = (
-        "import sys, lightbus_tools.pytest_plugin; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightbus', 'redis')))"
+        "import sys, lightbus.testing.plugin, lightbus.testing\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis' or m in "
+        "('lightbus.client', 'lightbus.facade', 'lightbus.worker', 'lightbus.testing.mocker')))\n"
+        "from lightbus.testing import BusMocker, run_handler\n"
+        "from lightbus.utilities.testing import BusMocker as Old\n"
+        "print(BusMocker is Old, callable(run_handler))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30
     )
-    assert out.stdout.strip() == "[]", out.stderr
+    assert out.stdout.splitlines() == ["[]", "True True"], out.stderr
 
 
 def test_the_fixtures_and_their_errors(entry_point, tmp_path):

@@ -5,7 +5,7 @@ forms, then the plugin's fixture)."""
 import signup
 from bus import bus
 
-from lightbus.utilities.testing import BusMocker, bus_mocker
+from lightbus.testing import BusMocker, bus_mocker
 
 
 def test_registering_fires_user_registered():

@@ -1,5 +1,6 @@
 """The pytest plugin that installing Lightbus registers (entry point ``lightbus``, group
-``pytest11``); ``pytest -p no:lightbus`` turns it off. See docs/how-to/testing.md.
+``pytest11``: ``lightbus.testing.plugin``); ``pytest -p no:lightbus`` turns it off. See
+docs/how-to/testing.md.
 
 Fixtures:
 
@@ -20,8 +21,10 @@ with the session, before test modules are imported, and ``LIGHTBUS_REDIS_URL`` p
 it for the whole session: a bus module that calls ``lightbus.create()`` at import then
 talks to the private server, never to a Redis configured elsewhere.
 
-This module imports only pytest and the standard library at load time: every pytest run
-in an environment with Lightbus installed loads it.
+This module imports only pytest and the standard library at load time (importing it
+runs ``lightbus/__init__`` too, which loads no redis-py): every pytest run in an
+environment with Lightbus installed loads it. The server launcher is the one the
+project's own tests and ``lightbus dev`` use, imported when a server is first needed.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import pytest
 
 if TYPE_CHECKING:
     from lightbus.facade import Bus
-    from lightbus.testing import BusMocker
+    from lightbus.testing.mocker import BusMocker
     from lightbus_tools.redis_server import RedisServer
 
 PRIVATE_REDIS = "lightbus_private_redis"
@@ -168,7 +171,7 @@ def lightbus_worker(lightbus_redis_url: str) -> Iterator[Callable[..., Bus]]:
 @pytest.fixture
 def bus_mocker() -> Iterator[Callable[..., BusMocker]]:
     """``bus_mocker(bus, require_mocking=True)``: a BusMocker active until the test ends."""
-    from lightbus.testing import BusMocker
+    from lightbus.testing.mocker import BusMocker
 
     active: list[BusMocker] = []
 
