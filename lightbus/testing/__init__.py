@@ -12,7 +12,9 @@ The names load on first use: pytest imports the plugin, and so this package, in 
 session, and a session that uses none of it should not pay for the bus's imports.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lightbus.lazy import lazy_names
 
 if TYPE_CHECKING:
     from lightbus.testing.handler import make_event, run_handler, run_handler_async
@@ -28,19 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lightbus.testing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 __all__ = [
