@@ -14,7 +14,6 @@ from support import wait_until
 
 import lightbus
 from lightbus.creation import create, in_flask_reloader_parent
-from lightbus_tools.redis_server import free_port
 
 
 def test_the_1x_import_path_is_lightbus_create():
@@ -116,7 +115,7 @@ def test_under_flask_run_debug_only_the_serving_child_starts_the_bus(
     )
     flask = os.path.join(os.path.dirname(sys.executable), "flask")
     proc = subprocess.Popen(
-        [flask, "--app", "app", "run", "--debug", "--port", str(free_port())],
+        [flask, "--app", "app", "run", "--debug", "--port", "0"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
