@@ -138,7 +138,7 @@ bus.client.register_api(ShopApi())
 def record(event, order_id):
     with open(os.environ["OUT"], "a") as out:
         out.write(json.dumps({"process": os.environ["LIGHTBUS_PROCESS_NAME"],
-                              "order": order_id}) + "\\n")
+                              "order": order_id, "attempt": event.attempt}) + "\\n")
 
 @bus.client.on_start()
 def start(**_):
