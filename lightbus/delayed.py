@@ -122,7 +122,6 @@ class DelayedEvents:
         self.watched: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
-        self._script: Any = None
 
     # ---------------------------------------------------------------- releasing
 
@@ -160,21 +159,22 @@ class DelayedEvents:
     async def release(self, events: list[tuple[str, str]]) -> int | None:
         """Move the due delayed events of ``events`` to their streams, in one script run
         per batch; return when the next one is due (epoch ms), or None if none waits."""
-        client = self.runtime
-        if self._script is None:
-            self._script = client.redis.register_script(MOVE_DUE)
+        runtime = self.runtime
+        # Registered on the connections of now (a rebound bus has new ones); EVALSHA, and
+        # EVAL once if Redis does not hold the script (a restart).
+        script = runtime.redis.register_script(MOVE_DUE)
         keys = [
             key
             for api, name in events
-            for key in (client.keys.delayed(api, name), client.keys.event_stream(api, name))
+            for key in (runtime.keys.delayed(api, name), runtime.keys.event_stream(api, name))
         ]
-        args = [BATCH, client.settings.event_stream_maxlen, FIELD]
+        args = [BATCH, runtime.settings.event_stream_maxlen, FIELD]
         while True:
             started = time.time()
-            moved, following = await self._script(keys=keys, args=[now_ms(), *args])
+            moved, following = await script(keys=keys, args=[now_ms(), *args])
             released = [self._released(raw, started) for batch in moved for raw in batch]
             if released:
-                await write_records(client, released)
+                await write_records(runtime, released)
             if all(len(batch) < BATCH for batch in moved):
                 return int(following) if following >= 0 else None
 
