@@ -144,21 +144,9 @@ class BusClient:
         catch_up: bool = False,
         also_run_immediately: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: run the function at the times of a cron expression or a job of the
-        ``schedule`` library (see :mod:`lightbus.cron`), once per tick across workers.
-
-        Args:
-            spec: ``"*/5 * * * *"`` (a sixth field is seconds), or e.g.
-                ``schedule.every().monday.at("01:00")``.
-            tz: the time zone of a cron expression (default UTC), e.g. ``"Europe/London"``.
-            catch_up: when a worker starts, run the cron ticks missed while no worker ran
-                (at most 100, oldest first); by default they are skipped.
-            also_run_immediately: also run it as each worker starts.
-
-        Raises:
-            ValueError: a bad expression or time zone, at registration.
-            ImportError: a cron expression without croniter (``lightbus[cron]``).
-        """
+        """Decorator: run the function at the times of a cron expression
+        (``"*/5 * * * *"``) or a ``schedule`` library job, once per tick across workers.
+        See :func:`lightbus.scheduled.timed` for the arguments and what is refused."""
 
         def decorate(fn: F) -> F:
             self.schedules.append(timed(fn, spec, tz, catch_up, also_run_immediately))

@@ -68,7 +68,21 @@ class Timed:
 def timed(
     fn: Callable[..., Any], spec: Any, tz: str | None, catch_up: bool, immediately: bool
 ) -> Timed:
-    """The schedule of ``@bus.client.schedule(spec, ...)`` for ``fn``; refuses bad input."""
+    """The schedule of ``@bus.client.schedule(spec, tz=, catch_up=, also_run_immediately=)``.
+
+    Args:
+        spec: ``"*/5 * * * *"`` (a sixth field is seconds), or a ``schedule`` library job
+            such as ``schedule.every().monday.at("01:00")``.
+        tz: the time zone of a cron expression (default UTC), e.g. ``"Europe/London"``.
+        catch_up: when a worker starts, run the cron ticks missed while no worker ran
+            (at most :data:`MAX_CATCH_UP`, oldest first); by default they are skipped.
+        immediately: also run it as each worker starts.
+
+    Raises:
+        ValueError: a bad expression or time zone (at registration, so at import).
+        TypeError: ``spec`` is neither a string nor a ``schedule`` job.
+        ImportError: a cron expression without croniter (``lightbus[cron]``).
+    """
     where = f"schedule() of {getattr(fn, '__qualname__', fn)!r}"
     times = times_of(spec, tz, where)
     if catch_up and not isinstance(times, CronTimes):
