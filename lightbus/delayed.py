@@ -32,6 +32,8 @@ from lightbus.runtime import Runtime, write_records
 
 logger = logging.getLogger("lightbus.delayed")
 
+WHEN = ("delay", "at")  # fire() options that delay an event
+
 # How often a mover looks for newly delayed events when none is due sooner. A delayed
 # event is released at most this long after its time (while a mover runs).
 POLL_SECONDS = 0.25
@@ -101,6 +103,25 @@ def due_ms(delay: Any, at: Any) -> int | None:
         )
     due = math.ceil(at.timestamp() * 1000)
     return due if due > now_ms() else None
+
+
+def fire_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Take ``fire()``'s delay options out of ``kwargs``: (``delay=`` / ``at=`` given as
+    keywords, those given in ``bus_options``). Refuses any other ``bus_options``."""
+    if "bus_options" not in kwargs and "delay" not in kwargs and "at" not in kwargs:
+        return {}, {}  # the usual fire: nothing to take
+    options = dict(kwargs.pop("bus_options", None) or {})
+    unknown = sorted(set(options) - set(WHEN))
+    if unknown:
+        raise TypeError(f"fire()'s bus_options takes delay and at, not {', '.join(unknown)}")
+    return {key: kwargs.pop(key) for key in WHEN if key in kwargs}, options
+
+
+def own_arguments(kwargs: dict[str, Any], when: dict[str, Any], parameters: Iterable[str]) -> None:
+    """Give back to ``kwargs`` a ``delay`` / ``at`` keyword that names one of the event's
+    own ``parameters``: it is an argument (delay that event with ``bus_options``)."""
+    for key in [key for key in when if key in parameters]:
+        kwargs[key] = when.pop(key)
 
 
 def hold(pipe: Any, tracer: Any, key: str, made: Iterable[tuple[Message, bytes]], due: int) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from lightbus import delayed
 from lightbus.client import BusClient
 from lightbus.errors import SyncCallInLoopError
 from lightbus.events import Listener
@@ -26,8 +27,6 @@ from lightbus.settings import Settings
 from lightbus.worker import importing_for_worker
 
 T = TypeVar("T")
-
-WHEN = ("delay", "at")  # fire() options that delay the event (lightbus.delayed)
 
 
 class Bus:
@@ -201,20 +200,10 @@ class Path:
     async def _fire(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Message:
         api, name = self._split()
         client = self._bus.client
-        options: dict[str, Any] = {}
-        when: dict[str, Any] = {}
-        if "bus_options" in kwargs or "delay" in kwargs or "at" in kwargs:
-            options = dict(kwargs.pop("bus_options", None) or {})
-            unknown = sorted(set(options) - set(WHEN))
-            if unknown:
-                raise TypeError(
-                    f"fire()'s bus_options takes delay and at, not {', '.join(unknown)}"
-                )
-            when = {key: kwargs.pop(key) for key in WHEN if key in kwargs}
+        when, options = delayed.fire_options(kwargs)
         if args or when:
             spec = await client.spec(api, name, "event")
-            for key in [k for k in when if k in spec.allowed]:
-                kwargs[key] = when.pop(key)  # the event's own parameter of that name
+            delayed.own_arguments(kwargs, when, spec.allowed)
             if args:
                 spec.check(args, kwargs)
         return await client.fire(api, name, kwargs, **when, **options)
