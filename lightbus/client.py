@@ -123,9 +123,8 @@ class BusClient:
     ) -> Callable[[F], F]:
         """Decorator: run the function on this interval in the worker.
 
-        Across all workers of the bus, each tick runs once (a Redis lock decides which).
-        ``also_run_immediately=True`` also runs it as each worker starts.
-        """
+        Across all workers of the bus, each tick runs once (a Redis lock decides which);
+        ``also_run_immediately=True`` also runs it as each worker starts."""
         interval = seconds + minutes * 60 + hours * 3600 + days * 86400
         if interval <= 0:
             raise ValueError("every() needs a positive interval, e.g. every(seconds=30)")
@@ -144,9 +143,8 @@ class BusClient:
         catch_up: bool = False,
         also_run_immediately: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: run the function at the times of a cron expression
-        (``"*/5 * * * *"``) or a ``schedule`` library job, once per tick across workers.
-        See :func:`lightbus.scheduled.timed` for the arguments and what is refused."""
+        """Decorator: run the function at the times of a cron expression or ``schedule`` job,
+        once per tick across workers (arguments: :func:`lightbus.scheduled.timed`)."""
 
         def decorate(fn: F) -> F:
             self.schedules.append(timed(fn, spec, tz, catch_up, also_run_immediately))
