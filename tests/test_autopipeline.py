@@ -9,7 +9,7 @@ import pytest
 
 from lightbus import BusClient, BusConnectionError, Settings
 from lightbus.autopipeline import pack
-from lightbus_tools.redis_server import free_port
+from lightbus.embedded import free_port
 
 
 @pytest.fixture

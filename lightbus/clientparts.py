@@ -1,0 +1,58 @@
+"""What the public reading modules take from a bus: its Redis connection, key names and
+settings, and the guard that turns a lost connection into :class:`BusConnectionError`.
+
+:mod:`lightbus.tracing`, :mod:`lightbus.workers`, :mod:`lightbus.groups`,
+:mod:`lightbus.deadletters`, :mod:`lightbus.messages` and :mod:`lightbus.schema` accept a
+:class:`~lightbus.Bus` or its :class:`~lightbus.BusClient`; this module is the one place
+they reach into it, so a change to the client's insides changes only this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lightbus.connection import guarded
+from lightbus.keys import Keys
+from lightbus.settings import Settings
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A bus's connection, key names and settings."""
+
+    redis: Any
+    keys: Keys
+    settings: Settings
+
+    async def guard(self, operation: Awaitable[T]) -> T:
+        """``operation``'s result; a lost connection raises :class:`BusConnectionError`."""
+        return await guarded(self.settings, operation)
+
+
+def parts_of(bus: Bus | BusClient) -> Parts:
+    """The parts of ``bus`` (a :class:`~lightbus.Bus` or a :class:`~lightbus.BusClient`)."""
+    client: Any = getattr(bus, "client", bus)
+    if not hasattr(client, "keys") or not hasattr(client, "settings"):
+        raise TypeError(
+            f"expected a lightbus.Bus or lightbus.BusClient, got {type(bus).__name__}: "
+            f"pass the bus that lightbus.create() returned"
+        )
+    return Parts(redis=client.redis, keys=client.keys, settings=client.settings)
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply value as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def entry_ms(entry_id: bytes | str) -> int:
+    """The time (epoch ms) in a Redis stream entry id."""
+    return int(text(entry_id).partition("-")[0])

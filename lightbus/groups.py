@@ -1,0 +1,192 @@
+"""Consumer groups and their backlog: the public module for tools.
+
+Every listener of an event is a consumer group on the event's stream, named
+``<service>.<listener>``; each worker process reading for it is a consumer of the group.
+:func:`backlog` answers, per event stream and group, how far behind the listener is:
+
+- ``length``: entries the stream holds;
+- ``lag``: entries added to the stream that the group has not read yet (``None`` where
+  Redis cannot tell: before Redis 7, or after entries were deleted from the middle);
+- ``pending``: entries read but not acknowledged (being handled, or waiting to be
+  retried);
+- ``oldest_pending_age``: seconds since the oldest pending entry was added to the stream;
+- ``highest_attempt``: the highest delivery count among the oldest pending entries (an
+  entry is dead-lettered when it reaches the listener's ``max_attempts``);
+- ``dead_letters``: events of this stream the group gave up on, kept in the dead letters.
+
+``lightbus inspect --backlog`` and the monitor's backlog screen show these figures.
+
+Example::
+
+    from lightbus import groups
+
+    for row in await groups.backlog(bus):
+        print(row.api, row.name, row.group, row.lag, row.pending, row.highest_attempt)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from lightbus.clientparts import Parts, entry_ms, parts_of, text
+from lightbus.deadletters import count_by_group
+
+if TYPE_CHECKING:
+    from lightbus.client import BusClient
+    from lightbus.facade import Bus
+
+__all__ = ["PENDING_SAMPLE", "Backlog", "backlog", "consumers", "event_streams", "group_names"]
+
+PENDING_SAMPLE = 1000
+"""Pending entries read per group, oldest first, for their delivery counts."""
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """One consumer group of one event stream, as read at ``read_at_ms``."""
+
+    api: str
+    name: str
+    group: str
+    length: int
+    lag: int | None
+    pending: int
+    consumers: int
+    oldest_pending_ms: int | None
+    """Epoch ms in the stream id of the oldest pending entry (``None``: nothing pending)."""
+    attempts: tuple[int, ...]
+    """Delivery counts of the oldest pending entries, oldest first (at most the sample)."""
+    dead_letters: int
+    read_at_ms: int
+
+    @property
+    def highest_attempt(self) -> int:
+        """The highest delivery count among the pending entries read (0: none pending)."""
+        return max(self.attempts, default=0)
+
+    @property
+    def oldest_pending_age(self) -> float | None:
+        """Seconds between the oldest pending entry's addition and the read."""
+        if self.oldest_pending_ms is None:
+            return None
+        return max(0.0, (self.read_at_ms - self.oldest_pending_ms) / 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (what ``inspect --backlog --output json`` prints)."""
+        row = asdict(self)
+        row["attempts"] = list(self.attempts)
+        row["highest_attempt"] = self.highest_attempt
+        age = self.oldest_pending_age
+        row["oldest_pending_age"] = None if age is None else round(age, 3)
+        return row
+
+
+async def backlog(
+    bus: Bus | BusClient,
+    api: str | None = None,
+    name: str | None = None,
+    *,
+    sample: int = PENDING_SAMPLE,
+) -> list[Backlog]:
+    """The backlog of every consumer group of every event stream (or of those of ``api``,
+    or of the one event ``api.name``), sorted by api, name and group.
+
+    Raises:
+        BusConnectionError: Redis cannot be reached.
+    """
+    parts = parts_of(bus)
+    return await parts.guard(_backlog(parts, api, name, sample))
+
+
+async def _backlog(parts: Parts, api: str | None, name: str | None, sample: int) -> list[Backlog]:
+    from redis.exceptions import ResponseError
+
+    redis = parts.redis
+    rows: list[Backlog] = []
+    for event_api, event_name in await _event_streams(parts, api, name):
+        key = parts.keys.event_stream(event_api, event_name)
+        try:
+            length = int(await redis.xlen(key))
+            infos = await redis.xinfo_groups(key)
+        except ResponseError:  # not a stream (any more)
+            continue
+        if not infos:
+            continue
+        dead = await count_by_group(parts, event_api, event_name)
+        read_at = int(time.time() * 1000)
+        for info in infos:
+            group = text(info["name"])
+            pending = int(info.get("pending") or 0)
+            oldest: int | None = None
+            attempts: tuple[int, ...] = ()
+            if pending and sample > 0:
+                entries = await redis.xpending_range(key, group, "-", "+", sample)
+                attempts = tuple(int(entry["times_delivered"]) for entry in entries)
+                if entries:
+                    oldest = entry_ms(entries[0]["message_id"])
+            lag = info.get("lag")
+            rows.append(
+                Backlog(
+                    api=event_api,
+                    name=event_name,
+                    group=group,
+                    length=length,
+                    lag=None if lag is None else int(lag),
+                    pending=pending,
+                    consumers=int(info.get("consumers") or 0),
+                    oldest_pending_ms=oldest,
+                    attempts=attempts,
+                    dead_letters=dead.get(group, 0),
+                    read_at_ms=read_at,
+                )
+            )
+    return rows
+
+
+async def event_streams(bus: Bus | BusClient, api: str | None = None) -> list[tuple[str, str]]:
+    """``(api, name)`` of every event with a stream (fired or listened to), sorted."""
+    parts = parts_of(bus)
+    return await parts.guard(_event_streams(parts, api, None))
+
+
+async def _event_streams(parts: Parts, api: str | None, name: str | None) -> list[tuple[str, str]]:
+    if api is not None and name is not None:
+        return [(api, name)] if await parts.redis.exists(parts.keys.event_stream(api, name)) else []
+    head = parts.keys.event_stream("", "")[:-1]  # "<prefix>:event:"
+    pattern = parts.keys.event_stream(api or "*", "*")
+    found = set()
+    async for raw in parts.redis.scan_iter(match=pattern, count=500):
+        event_api, _, event_name = text(raw)[len(head) :].rpartition(".")
+        if api is None or event_api == api:
+            found.add((event_api, event_name))
+    return sorted(found)
+
+
+async def group_names(bus: Bus | BusClient, api: str, name: str) -> list[str]:
+    """The consumer groups (one per listener) of the event ``api.name``, sorted; none for
+    an event never fired nor listened to."""
+    return sorted(text(info["name"]) for info in await _xinfo(parts_of(bus), api, name))
+
+
+async def consumers(bus: Bus | BusClient, api: str, name: str, group: str) -> list[str]:
+    """The consumers (worker process names) that have read ``api.name`` in ``group``; none
+    when the group does not exist."""
+    return [text(info["name"]) for info in await _xinfo(parts_of(bus), api, name, group)]
+
+
+async def _xinfo(parts: Parts, api: str, name: str, group: str = "") -> list[Any]:
+    from redis.exceptions import ResponseError
+
+    stream = parts.keys.event_stream(api, name)
+    redis = parts.redis
+    command = redis.xinfo_consumers(stream, group) if group else redis.xinfo_groups(stream)
+    try:
+        found: list[Any] = await parts.guard(command)
+    except ResponseError as exc:
+        # An event never fired nor listened to has no stream; a removed group, no group.
+        if "no such key" in str(exc).lower() or "nogroup" in str(exc).lower():
+            return []
+        raise
+    return found
