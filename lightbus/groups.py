@@ -12,7 +12,8 @@ Every listener of an event is a consumer group on the event's stream, named
 - ``oldest_pending_age``: seconds since the oldest pending entry was added to the stream;
 - ``highest_attempt``: the highest delivery count among the oldest pending entries (an
   entry is dead-lettered when it reaches the listener's ``max_attempts``);
-- ``dead_letters``: events of this stream the group gave up on, kept in the dead letters.
+- ``dead_letters``: events of this stream the group gave up on, kept in the dead letters
+  (``None`` when not counted: counting reads the event's whole dead-letter stream).
 
 ``lightbus inspect --backlog`` and the monitor's backlog screen show these figures.
 
@@ -58,7 +59,8 @@ class Backlog:
     """Epoch ms in the stream id of the oldest pending entry (``None``: nothing pending)."""
     attempts: tuple[int, ...]
     """Delivery counts of the oldest pending entries, oldest first (at most the sample)."""
-    dead_letters: int
+    dead_letters: int | None
+    """The group's dead letters of this event (``None``: not counted)."""
     read_at_ms: int
 
     @property
@@ -89,18 +91,28 @@ async def backlog(
     name: str | None = None,
     *,
     sample: int = PENDING_SAMPLE,
+    count_dead_letters: bool = True,
 ) -> list[Backlog]:
     """The backlog of every consumer group of every event stream (or of those of ``api``,
     or of the one event ``api.name``), sorted by api, name and group.
+
+    Args:
+        sample: how many pending entries per group to read, oldest first, for
+            ``attempts`` and ``highest_attempt``.
+        count_dead_letters: count each group's dead letters (reads every dead-letter
+            stream whole); ``False`` leaves ``dead_letters`` ``None``, for a caller that
+            polls often and reads the dead letters its own way.
 
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
     parts = parts_of(bus)
-    return await parts.guard(_backlog(parts, api, name, sample))
+    return await parts.guard(_backlog(parts, api, name, sample, count_dead_letters))
 
 
-async def _backlog(parts: Parts, api: str | None, name: str | None, sample: int) -> list[Backlog]:
+async def _backlog(
+    parts: Parts, api: str | None, name: str | None, sample: int, count_dead_letters: bool
+) -> list[Backlog]:
     from redis.exceptions import ResponseError
 
     redis = parts.redis
@@ -114,7 +126,7 @@ async def _backlog(parts: Parts, api: str | None, name: str | None, sample: int)
             continue
         if not infos:
             continue
-        dead = await count_by_group(parts, event_api, event_name)
+        dead = await count_by_group(parts, event_api, event_name) if count_dead_letters else None
         read_at = int(time.time() * 1000)
         for info in infos:
             group = text(info["name"])
@@ -138,7 +150,7 @@ async def _backlog(parts: Parts, api: str | None, name: str | None, sample: int)
                     consumers=int(info.get("consumers") or 0),
                     oldest_pending_ms=oldest,
                     attempts=attempts,
-                    dead_letters=dead.get(group, 0),
+                    dead_letters=None if dead is None else dead.get(group, 0),
                     read_at_ms=read_at,
                 )
             )

@@ -65,7 +65,7 @@ def table(rows: list[groups.Backlog]) -> Table:
             _count(row.pending, "yellow"),
             age(row.oldest_pending_age) or "-",
             _count(row.highest_attempt, "yellow" if row.highest_attempt < 2 else "bold red"),
-            _count(row.dead_letters, "bold red"),
+            _count(row.dead_letters or 0, "bold red"),
         )
     return out
 

@@ -139,7 +139,10 @@ class Source:
         """Every consumer group of every event stream."""
         from lightbus import groups
 
-        rows = await _guard(groups.backlog(self.bus, sample=PENDING_SAMPLE))
+        # Dead letters are read by dead_letters(), each poll: not counted twice.
+        rows = await _guard(
+            groups.backlog(self.bus, sample=PENDING_SAMPLE, count_dead_letters=False)
+        )
         return [
             GroupState(
                 api=row.api,
