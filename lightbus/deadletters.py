@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from lightbus.clientparts import Parts, parts_of, text
+from lightbus.busaccess import BusAccess, access, text
 from lightbus.deadletter import DeadLetter
 
 if TYPE_CHECKING:
@@ -35,14 +35,14 @@ _PAGE = 1000
 
 async def events(bus: Bus | BusClient) -> list[tuple[str, str]]:
     """``(api, name)`` of every event that has dead letters, sorted."""
-    parts = parts_of(bus)
-    return await parts.guard(_events(parts))
+    conn = access(bus)
+    return await conn.guard(_events(conn))
 
 
-async def _events(parts: Parts) -> list[tuple[str, str]]:
-    head = parts.keys.dead_letters("", "")[:-1]  # "<prefix>:dead:"
+async def _events(conn: BusAccess) -> list[tuple[str, str]]:
+    head = conn.keys.dead_letters("", "")[:-1]  # "<prefix>:dead:"
     found = set()
-    async for raw in parts.redis.scan_iter(match=parts.keys.dead_letter_pattern(), count=500):
+    async for raw in conn.redis.scan_iter(match=conn.keys.dead_letter_pattern(), count=500):
         api, _, name = text(raw)[len(head) :].rpartition(".")
         found.add((api, name))
     return sorted(found)
@@ -65,18 +65,18 @@ async def read(
     """
     if (api is None) != (name is None):
         raise ValueError("give both api and name (one event), or neither (every event)")
-    parts = parts_of(bus)
-    return await parts.guard(_read(parts, api, name, limit, newest_first))
+    conn = access(bus)
+    return await conn.guard(_read(conn, api, name, limit, newest_first))
 
 
 async def _read(
-    parts: Parts, api: str | None, name: str | None, limit: int, newest_first: bool
+    conn: BusAccess, api: str | None, name: str | None, limit: int, newest_first: bool
 ) -> list[DeadLetter]:
-    targets = [(api, name)] if api is not None and name is not None else await _events(parts)
+    targets = [(api, name)] if api is not None and name is not None else await _events(conn)
     letters: list[DeadLetter] = []
     for event_api, event_name in targets:
-        stream = parts.keys.dead_letters(event_api, event_name)
-        entries = await parts.redis.xrevrange(stream, count=limit)
+        stream = conn.keys.dead_letters(event_api, event_name)
+        entries = await conn.redis.xrevrange(stream, count=limit)
         letters.extend(_decoded(entries))
     letters.sort(key=lambda letter: (letter.ts, letter.stream_id), reverse=True)
     letters = letters[:limit]
@@ -87,9 +87,9 @@ async def _read(
 
 async def get(bus: Bus | BusClient, api: str, name: str, letter_id: str) -> DeadLetter | None:
     """The dead letter with stream id ``letter_id`` of the event ``api.name``, or ``None``."""
-    parts = parts_of(bus)
-    stream = parts.keys.dead_letters(api, name)
-    entries = await parts.guard(parts.redis.xrange(stream, letter_id, letter_id, count=1))
+    conn = access(bus)
+    stream = conn.keys.dead_letters(api, name)
+    entries = await conn.guard(conn.redis.xrange(stream, letter_id, letter_id, count=1))
     found = _decoded(entries)
     return found[0] if found else None
 
@@ -99,18 +99,18 @@ async def find(
 ) -> list[DeadLetter]:
     """Every dead letter of the message ``message_id`` (one per group that gave up on it),
     looked for in the dead letters of ``api.name``, or of every event."""
-    parts = parts_of(bus)
-    return await parts.guard(_find(parts, message_id, api, name))
+    conn = access(bus)
+    return await conn.guard(_find(conn, message_id, api, name))
 
 
 async def _find(
-    parts: Parts, message_id: str, api: str | None, name: str | None
+    conn: BusAccess, message_id: str, api: str | None, name: str | None
 ) -> list[DeadLetter]:
-    targets = [(api, name)] if api is not None and name is not None else await _events(parts)
+    targets = [(api, name)] if api is not None and name is not None else await _events(conn)
     found: list[DeadLetter] = []
     needle = message_id.encode()
     for event_api, event_name in targets:
-        async for entries in _pages(parts, parts.keys.dead_letters(event_api, event_name)):
+        async for entries in _pages(conn, conn.keys.dead_letters(event_api, event_name)):
             for letter in _decoded(entries):
                 if letter.message_id == message_id or (
                     not letter.message_id and needle in letter.raw
@@ -121,28 +121,28 @@ async def _find(
 
 async def count(bus: Bus | BusClient, api: str | None = None, name: str | None = None) -> int:
     """How many dead letters the event ``api.name`` (or every event) has."""
-    parts = parts_of(bus)
+    conn = access(bus)
 
     async def total() -> int:
-        targets = [(api, name)] if api is not None and name is not None else await _events(parts)
-        return sum([int(await parts.redis.xlen(parts.keys.dead_letters(*t))) for t in targets])
+        targets = [(api, name)] if api is not None and name is not None else await _events(conn)
+        return sum([int(await conn.redis.xlen(conn.keys.dead_letters(*t))) for t in targets])
 
-    return await parts.guard(total())
+    return await conn.guard(total())
 
 
-async def count_by_group(parts: Parts, api: str, name: str) -> dict[str, int]:
+async def count_by_group(conn: BusAccess, api: str, name: str) -> dict[str, int]:
     """Dead letters of the event ``api.name`` per consumer group (reads the whole stream)."""
     counts: dict[str, int] = {}
-    async for entries in _pages(parts, parts.keys.dead_letters(api, name)):
+    async for entries in _pages(conn, conn.keys.dead_letters(api, name)):
         for letter in _decoded(entries):
             counts[letter.group] = counts.get(letter.group, 0) + 1
     return counts
 
 
-async def _pages(parts: Parts, stream: str) -> AsyncIterator[list[Any]]:
+async def _pages(conn: BusAccess, stream: str) -> AsyncIterator[list[Any]]:
     low = "-"
     while True:
-        entries = await parts.redis.xrange(stream, low, "+", count=_PAGE)
+        entries = await conn.redis.xrange(stream, low, "+", count=_PAGE)
         if not entries:
             return
         yield entries

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from lightbus.clientparts import Parts, entry_ms, parts_of, text
+from lightbus.busaccess import BusAccess, access, entry_ms, text
 from lightbus.deadletters import count_by_group
 
 if TYPE_CHECKING:
@@ -106,19 +106,19 @@ async def backlog(
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
-    parts = parts_of(bus)
-    return await parts.guard(_backlog(parts, api, name, sample, count_dead_letters))
+    conn = access(bus)
+    return await conn.guard(_backlog(conn, api, name, sample, count_dead_letters))
 
 
 async def _backlog(
-    parts: Parts, api: str | None, name: str | None, sample: int, count_dead_letters: bool
+    conn: BusAccess, api: str | None, name: str | None, sample: int, count_dead_letters: bool
 ) -> list[Backlog]:
     from redis.exceptions import ResponseError
 
-    redis = parts.redis
+    redis = conn.redis
     rows: list[Backlog] = []
-    for event_api, event_name in await _event_streams(parts, api, name):
-        key = parts.keys.event_stream(event_api, event_name)
+    for event_api, event_name in await _event_streams(conn, api, name):
+        key = conn.keys.event_stream(event_api, event_name)
         try:
             length = int(await redis.xlen(key))
             infos = await redis.xinfo_groups(key)
@@ -126,7 +126,7 @@ async def _backlog(
             continue
         if not infos:
             continue
-        dead = await count_by_group(parts, event_api, event_name) if count_dead_letters else None
+        dead = await count_by_group(conn, event_api, event_name) if count_dead_letters else None
         read_at = int(time.time() * 1000)
         for info in infos:
             group = text(info["name"])
@@ -159,17 +159,19 @@ async def _backlog(
 
 async def event_streams(bus: Bus | BusClient, api: str | None = None) -> list[tuple[str, str]]:
     """``(api, name)`` of every event with a stream (fired or listened to), sorted."""
-    parts = parts_of(bus)
-    return await parts.guard(_event_streams(parts, api, None))
+    conn = access(bus)
+    return await conn.guard(_event_streams(conn, api, None))
 
 
-async def _event_streams(parts: Parts, api: str | None, name: str | None) -> list[tuple[str, str]]:
+async def _event_streams(
+    conn: BusAccess, api: str | None, name: str | None
+) -> list[tuple[str, str]]:
     if api is not None and name is not None:
-        return [(api, name)] if await parts.redis.exists(parts.keys.event_stream(api, name)) else []
-    head = parts.keys.event_stream("", "")[:-1]  # "<prefix>:event:"
-    pattern = parts.keys.event_stream(api or "*", "*")
+        return [(api, name)] if await conn.redis.exists(conn.keys.event_stream(api, name)) else []
+    head = conn.keys.event_stream("", "")[:-1]  # "<prefix>:event:"
+    pattern = conn.keys.event_stream(api or "*", "*")
     found = set()
-    async for raw in parts.redis.scan_iter(match=pattern, count=500):
+    async for raw in conn.redis.scan_iter(match=pattern, count=500):
         event_api, _, event_name = text(raw)[len(head) :].rpartition(".")
         if api is None or event_api == api:
             found.add((event_api, event_name))
@@ -179,23 +181,23 @@ async def _event_streams(parts: Parts, api: str | None, name: str | None) -> lis
 async def group_names(bus: Bus | BusClient, api: str, name: str) -> list[str]:
     """The consumer groups (one per listener) of the event ``api.name``, sorted; none for
     an event never fired nor listened to."""
-    return sorted(text(info["name"]) for info in await _xinfo(parts_of(bus), api, name))
+    return sorted(text(info["name"]) for info in await _xinfo(access(bus), api, name))
 
 
 async def consumers(bus: Bus | BusClient, api: str, name: str, group: str) -> list[str]:
     """The consumers (worker process names) that have read ``api.name`` in ``group``; none
     when the group does not exist."""
-    return [text(info["name"]) for info in await _xinfo(parts_of(bus), api, name, group)]
+    return [text(info["name"]) for info in await _xinfo(access(bus), api, name, group)]
 
 
-async def _xinfo(parts: Parts, api: str, name: str, group: str = "") -> list[Any]:
+async def _xinfo(conn: BusAccess, api: str, name: str, group: str = "") -> list[Any]:
     from redis.exceptions import ResponseError
 
-    stream = parts.keys.event_stream(api, name)
-    redis = parts.redis
+    stream = conn.keys.event_stream(api, name)
+    redis = conn.redis
     command = redis.xinfo_consumers(stream, group) if group else redis.xinfo_groups(stream)
     try:
-        found: list[Any] = await parts.guard(command)
+        found: list[Any] = await conn.guard(command)
     except ResponseError as exc:
         # An event never fired nor listened to has no stream; a removed group, no group.
         if "no such key" in str(exc).lower() or "nogroup" in str(exc).lower():

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from lightbus.clientparts import Parts, entry_ms, parts_of, text
+from lightbus.busaccess import BusAccess, access, entry_ms, text
 from lightbus.deadletters import DeadLetter, _find
 from lightbus.errors import LightbusError
 from lightbus.ids import timestamp_ms
@@ -97,12 +97,12 @@ async def original(
     sent_ms = timestamp_ms(message_id)
     if (api is None) != (name is None):
         raise ValueError("give both api and name (one event), or neither")
-    parts = parts_of(bus)
-    return await parts.guard(_original(bus, parts, message_id, sent_ms, api, name))
+    conn = access(bus)
+    return await conn.guard(_original(bus, conn, message_id, sent_ms, api, name))
 
 
 async def _original(
-    bus: Any, parts: Parts, message_id: str, sent_ms: int, api: str | None, name: str | None
+    bus: Any, conn: BusAccess, message_id: str, sent_ms: int, api: str | None, name: str | None
 ) -> Original:
     if api is None or name is None:
         api, name = await _event_of(bus, message_id)
@@ -111,18 +111,18 @@ async def _original(
     else:
         from lightbus.groups import _event_streams
 
-        events = await _event_streams(parts, None, None)
+        events = await _event_streams(conn, None, None)
     for event in events:
-        found = await _in_stream(parts, parts.keys.event_stream(*event), message_id, sent_ms)
+        found = await _in_stream(conn, conn.keys.event_stream(*event), message_id, sent_ms)
         if found is not None:
             return found
-    for letter in await _find(parts, message_id, api, name):
+    for letter in await _find(conn, message_id, api, name):
         try:
             message = letter.message()
         except ValueError:
             continue  # dead-lettered because it did not decode: nothing to give back
         return Original(message=message, raw=letter.raw, where="dead_letters", dead_letter=letter)
-    trimmed = [e for e in events if await _starts_after(parts, e, sent_ms)]
+    trimmed = [e for e in events if await _starts_after(conn, e, sent_ms)]
     if trimmed:
         where = ", ".join(f"{a}.{n}" for a, n in trimmed)
         raise MessageNotFound(
@@ -156,12 +156,14 @@ async def _event_of(bus: Any, message_id: str) -> tuple[str | None, str | None]:
     return record.api, record.name
 
 
-async def _in_stream(parts: Parts, stream: str, message_id: str, sent_ms: int) -> Original | None:
+async def _in_stream(
+    conn: BusAccess, stream: str, message_id: str, sent_ms: int
+) -> Original | None:
     needle = f'"id":"{message_id}"'.encode()
     key = FIELD.encode()
     low, high = str(max(0, sent_ms - SKEW_MS)), str(sent_ms + SKEW_MS)
     while True:
-        entries = await parts.redis.xrange(stream, low, high, count=_PAGE)
+        entries = await conn.redis.xrange(stream, low, high, count=_PAGE)
         for entry_id, fields in entries:
             raw = fields.get(key, b"")
             if needle not in raw:
@@ -177,13 +179,13 @@ async def _in_stream(parts: Parts, stream: str, message_id: str, sent_ms: int) -
         low = "(" + text(entries[-1][0])
 
 
-async def _starts_after(parts: Parts, event: tuple[str, str], sent_ms: int) -> bool:
+async def _starts_after(conn: BusAccess, event: tuple[str, str], sent_ms: int) -> bool:
     """Whether the event's stream was trimmed past ``sent_ms``: its first entry is newer,
     or (all of it trimmed) it was last written after then."""
     from redis.exceptions import ResponseError
 
     try:
-        info = await parts.redis.xinfo_stream(parts.keys.event_stream(*event))
+        info = await conn.redis.xinfo_stream(conn.keys.event_stream(*event))
     except ResponseError:  # no stream: never fired nor listened to
         return False
     first = info.get("first-entry")

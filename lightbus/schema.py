@@ -359,8 +359,8 @@ async def live_schemas(bus: Any) -> dict[str, dict[str, Any]]:
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
-    from lightbus.clientparts import parts_of
+    from lightbus.busaccess import access
     from lightbus.registry import fetch_all_schemas
 
-    parts = parts_of(bus)
-    return await parts.guard(fetch_all_schemas(parts.redis, parts.keys))
+    conn = access(bus)
+    return await conn.guard(fetch_all_schemas(conn.redis, conn.keys))

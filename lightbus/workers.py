@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lightbus.clientparts import parts_of
+from lightbus.busaccess import access
 from lightbus.keys import Keys
 from lightbus.message import HOST
 from lightbus.registry import Heartbeat, clashes
@@ -58,8 +58,8 @@ async def list_workers(bus: Bus | BusClient, *, include_dead: bool = False) -> l
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
-    parts = parts_of(bus)
-    return await parts.guard(_list_workers(parts.redis, parts.keys, include_dead=include_dead))
+    conn = access(bus)
+    return await conn.guard(_list_workers(conn.redis, conn.keys, include_dead=include_dead))
 
 
 def consumer_group(service: str, listener: str) -> str:

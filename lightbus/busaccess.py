@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Parts:
+class BusAccess:
     """A bus's connection, key names and settings."""
 
     redis: Any
@@ -37,15 +37,15 @@ class Parts:
         return await guarded(self.settings, operation)
 
 
-def parts_of(bus: Bus | BusClient) -> Parts:
-    """The parts of ``bus`` (a :class:`~lightbus.Bus` or a :class:`~lightbus.BusClient`)."""
+def access(bus: Bus | BusClient) -> BusAccess:
+    """What the reading modules use of ``bus`` (a :class:`~lightbus.Bus` or its client)."""
     client: Any = getattr(bus, "client", bus)
     if not hasattr(client, "keys") or not hasattr(client, "settings"):
         raise TypeError(
             f"expected a lightbus.Bus or lightbus.BusClient, got {type(bus).__name__}: "
             f"pass the bus that lightbus.create() returned"
         )
-    return Parts(redis=client.redis, keys=client.keys, settings=client.settings)
+    return BusAccess(redis=client.redis, keys=client.keys, settings=client.settings)
 
 
 def text(value: bytes | str) -> str:
