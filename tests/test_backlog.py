@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 from support import wait_until
 
-from lightbus import Api, Event, deadletters, groups, ids, messages
+from lightbus import Api, Event, deadletters, groups, ids, messages, workers
 from lightbus_tools.monitor.source import Source
 
 
@@ -30,6 +30,27 @@ class JobsApi(Api):
     def echo(self, text: str) -> str:
         return text
 
+
+WORKER_MODULE = """
+import lightbus
+from lightbus import Api, Event
+
+
+class JobsApi(Api):
+    job = Event(parameters=("n", "secret"))
+
+    class Meta:
+        name = "jobs"
+
+
+bus = lightbus.create()
+bus.client.register_api(JobsApi())
+
+
+@bus.client.on_start()
+def listen(**_):
+    bus.jobs.job.listen(lambda event, n, secret: None, listener_name="audit")
+"""
 
 JOBS = "default.jobs"
 AUDIT = "default.audit"
@@ -246,3 +267,36 @@ def test_the_reference_example_reports_backlog_workers_and_dead_letters(held, re
     assert f"jobs.job {AUDIT}: lag 2, pending 0, highest attempt 0, dead letters 0" in lines
     (dead,) = [line for line in lines if line.startswith("dead: ")]
     assert "{'n': 1, 'secret': ''} (job 1 is poison)" in dead
+
+
+def test_inspect_backlog_on_an_unreachable_redis_is_a_clear_error():
+    env = {
+        **os.environ,
+        "LIGHTBUS_REDIS_URL": "redis://127.0.0.1:1/0",
+        "LIGHTBUS_CONNECT_TIMEOUT": "0.5",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "lightbus", "inspect", "--backlog"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "lightbus inspect: error: Cannot reach Redis at redis://127.0.0.1:1/0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_workers_are_listed_with_their_listener_groups(project, start_worker, bus_factory):
+    start_worker(project(WORKER_MODULE), LIGHTBUS_HEARTBEAT_INTERVAL="0.2")
+    bus = bus_factory()
+
+    def listening():
+        found = bus.run(workers.list_workers(bus), "workers")
+        return found if found and found[0].listeners else None
+
+    (worker,) = wait_until(listening)  # the first heartbeat can come before on_start
+    assert worker.alive and worker.apis == ["jobs"] and worker.listeners == ["audit"]
+    assert workers.listener_groups(worker) == {AUDIT}
+    assert workers.clashes([worker]) == {}
