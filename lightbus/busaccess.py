@@ -11,17 +11,39 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from lightbus.connection import guarded
 from lightbus.keys import Keys
 from lightbus.settings import Settings
 
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
-    from lightbus.facade import Bus
-
 T = TypeVar("T")
+
+
+# What is used of a BusClient and of a Bus, described here rather than imported: the client
+# imports the schema module, which reads through this one (no import loop, even for types).
+class ClientLike(Protocol):
+    """A :class:`~lightbus.BusClient`, as far as reading the bus goes."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def keys(self) -> Keys: ...
+
+    @property
+    def redis(self) -> Any: ...
+
+
+class BusLike(Protocol):
+    """A :class:`~lightbus.Bus`, as far as reading the bus goes."""
+
+    @property
+    def client(self) -> Any: ...
+
+
+BusOrClient: TypeAlias = "BusLike | ClientLike"
+"""A :class:`~lightbus.Bus` or its :class:`~lightbus.BusClient`."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,7 @@ class BusAccess:
         return await guarded(self.settings, operation)
 
 
-def access(bus: Bus | BusClient) -> BusAccess:
+def access(bus: BusOrClient) -> BusAccess:
     """What the reading modules use of ``bus`` (a :class:`~lightbus.Bus` or its client)."""
     client: Any = getattr(bus, "client", bus)
     if not hasattr(client, "keys") or not hasattr(client, "settings"):

@@ -17,23 +17,19 @@ Example::
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from lightbus.busaccess import BusAccess, access, text
+from lightbus.busaccess import BusAccess, BusOrClient, access, text
 from lightbus.deadletter import DeadLetter
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
-    from lightbus.facade import Bus
 
 __all__ = ["DeadLetter", "count", "events", "find", "get", "read"]
 
 _PAGE = 1000
 
 
-async def events(bus: Bus | BusClient) -> list[tuple[str, str]]:
+async def events(bus: BusOrClient) -> list[tuple[str, str]]:
     """``(api, name)`` of every event that has dead letters, sorted."""
     conn = access(bus)
     return await conn.guard(_events(conn))
@@ -49,7 +45,7 @@ async def _events(conn: BusAccess) -> list[tuple[str, str]]:
 
 
 async def read(
-    bus: Bus | BusClient,
+    bus: BusOrClient,
     api: str | None = None,
     name: str | None = None,
     *,
@@ -85,7 +81,7 @@ async def _read(
     return letters
 
 
-async def get(bus: Bus | BusClient, api: str, name: str, letter_id: str) -> DeadLetter | None:
+async def get(bus: BusOrClient, api: str, name: str, letter_id: str) -> DeadLetter | None:
     """The dead letter with stream id ``letter_id`` of the event ``api.name``, or ``None``."""
     conn = access(bus)
     stream = conn.keys.dead_letters(api, name)
@@ -95,7 +91,7 @@ async def get(bus: Bus | BusClient, api: str, name: str, letter_id: str) -> Dead
 
 
 async def find(
-    bus: Bus | BusClient, message_id: str, api: str | None = None, name: str | None = None
+    bus: BusOrClient, message_id: str, api: str | None = None, name: str | None = None
 ) -> list[DeadLetter]:
     """Every dead letter of the message ``message_id`` (one per group that gave up on it),
     looked for in the dead letters of ``api.name``, or of every event."""
@@ -119,7 +115,7 @@ async def _find(
     return found
 
 
-async def count(bus: Bus | BusClient, api: str | None = None, name: str | None = None) -> int:
+async def count(bus: BusOrClient, api: str | None = None, name: str | None = None) -> int:
     """How many dead letters the event ``api.name`` (or every event) has."""
     conn = access(bus)
 

@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lightbus.busaccess import BusAccess, access, entry_ms, text
+from lightbus.busaccess import BusAccess, BusOrClient, access, entry_ms, text
 from lightbus.deadletters import count_by_group
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
-    from lightbus.facade import Bus
 
 __all__ = ["PENDING_SAMPLE", "Backlog", "backlog", "consumers", "event_streams", "group_names"]
 
@@ -86,7 +82,7 @@ class Backlog:
 
 
 async def backlog(
-    bus: Bus | BusClient,
+    bus: BusOrClient,
     api: str | None = None,
     name: str | None = None,
     *,
@@ -157,7 +153,7 @@ async def _backlog(
     return rows
 
 
-async def event_streams(bus: Bus | BusClient, api: str | None = None) -> list[tuple[str, str]]:
+async def event_streams(bus: BusOrClient, api: str | None = None) -> list[tuple[str, str]]:
     """``(api, name)`` of every event with a stream (fired or listened to), sorted."""
     conn = access(bus)
     return await conn.guard(_event_streams(conn, api, None))
@@ -178,13 +174,13 @@ async def _event_streams(
     return sorted(found)
 
 
-async def group_names(bus: Bus | BusClient, api: str, name: str) -> list[str]:
+async def group_names(bus: BusOrClient, api: str, name: str) -> list[str]:
     """The consumer groups (one per listener) of the event ``api.name``, sorted; none for
     an event never fired nor listened to."""
     return sorted(text(info["name"]) for info in await _xinfo(access(bus), api, name))
 
 
-async def consumers(bus: Bus | BusClient, api: str, name: str, group: str) -> list[str]:
+async def consumers(bus: BusOrClient, api: str, name: str, group: str) -> list[str]:
     """The consumers (worker process names) that have read ``api.name`` in ``group``; none
     when the group does not exist."""
     return [text(info["name"]) for info in await _xinfo(access(bus), api, name, group)]

@@ -19,17 +19,13 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from lightbus.busaccess import BusAccess, access, entry_ms, text
+from lightbus.busaccess import BusAccess, BusOrClient, access, entry_ms, text
 from lightbus.deadletters import DeadLetter, _find
 from lightbus.errors import LightbusError
 from lightbus.ids import timestamp_ms
 from lightbus.message import FIELD, Message
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
-    from lightbus.facade import Bus
 
 __all__ = ["SKEW_MS", "MessageNotFound", "Original", "original"]
 
@@ -75,7 +71,7 @@ class MessageNotFound(LightbusError, LookupError):
 
 
 async def original(
-    bus: Bus | BusClient, message_id: str, api: str | None = None, name: str | None = None
+    bus: BusOrClient, message_id: str, api: str | None = None, name: str | None = None
 ) -> Original:
     """The original of the event message ``message_id``: from the event's stream while
     the stream keeps it, else from the dead letters.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lightbus.busaccess import access
+from lightbus.busaccess import BusOrClient, access
 from lightbus.keys import Keys
 from lightbus.message import HOST
 from lightbus.registry import Heartbeat, clashes
@@ -31,7 +31,6 @@ from lightbus.worker import Worker, user_frames
 from lightbus.worker import import_bus as _import_bus
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
     from lightbus.facade import Bus
 
 __all__ = [
@@ -47,7 +46,7 @@ __all__ = [
 ]
 
 
-async def list_workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[Heartbeat]:
+async def list_workers(bus: BusOrClient, *, include_dead: bool = False) -> list[Heartbeat]:
     """The workers of ``bus`` that wrote a heartbeat, newest heartbeat first.
 
     Args:
