@@ -20,8 +20,9 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lightbus.lazy import lazy_names
 from lightbus.trace import (
     EVENT_DEAD_LETTERED,
     EVENT_FAILED,
@@ -96,15 +97,9 @@ def is_after(stream_id: str, other: str) -> bool:
     return stream_position(stream_id) > stream_position(other)
 
 
-_LAZY = {"TraceFilter", "TraceReader", "read_trace"}
-
-
-def __getattr__(name: str) -> Any:
-    # The reader brings in redis-py: loaded on first use, as in ``lightbus`` itself.
-    if name not in _LAZY:
-        raise AttributeError(f"module 'lightbus.tracing' has no attribute {name!r}")
-    from lightbus import tracereader
-
-    value = getattr(tracereader, name)
-    globals()[name] = value
-    return value
+# The reader brings in redis-py: loaded on first use, as in ``lightbus`` itself.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {name: "lightbus.tracereader" for name in ("TraceFilter", "TraceReader", "read_trace")},
+)

@@ -28,6 +28,7 @@ DOCUMENTED = (
     "groups",
     "messages",
     "schema",
+    "testing",
     "tracing",
     "workers",
 )
