@@ -439,13 +439,11 @@ class BusClient:
                 f"pass a different listener_name"
             )
         for api, event in events:
-            definition = self.apis.get(api)
-            if definition is not None and event in definition.events:
+            rule = self.checkers.local(api, event, "event")
+            if rule is not None:
                 # Known here: refuse a handler that cannot take the event at once (an API
                 # known only from the registry is checked when the listener starts).
-                parameters = definition.events[event].parameters
-                spec = ArgSpec.from_parameters(api, event, "event", parameters)
-                spec.check_handler(handler, name)
+                rule.check_handler(handler, name)
         listener = Listener(tuple(events), handler, name, since, max_attempts, on_error)
         self.listeners.append(listener)
         return listener

@@ -375,7 +375,8 @@ def _log_failure(call: Message, exc: Exception) -> None:
         getattr(exc, "api", None) == call.api and getattr(exc, "name", call.name) == call.name
     )
     refused = isinstance(exc, UnknownApi | UnknownName) or (
-        isinstance(exc, InvalidArguments) and getattr(exc, "part", "parameters") == "parameters"
+        isinstance(exc, InvalidArguments | ValidationError)
+        and getattr(exc, "part", "parameters") == "parameters"
     )
     if refused and about_this_call:
         # The caller's mistake, told to the caller in full: one line here, no traceback.
