@@ -19,7 +19,7 @@ from lightbus import context, ids, limits, registry, trace
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import AutoPipeline, Batch
-from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, describe, guarded
+from lightbus.connection import CONNECTION_ERRORS, connect, connection_error, guarded
 from lightbus.errors import (
     BusConnectionError,
     InvalidArguments,
@@ -37,6 +37,7 @@ from lightbus.rpc import ReplyReader, deadline_guard
 from lightbus.schedule import Schedule
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
+from lightbus.tracesink import TraceSink
 from lightbus.validation import Checker, Checkers, remote_validation_error
 
 logger = logging.getLogger("lightbus")
@@ -44,7 +45,6 @@ logger = logging.getLogger("lightbus")
 F = TypeVar("F", bound=Callable[..., Any])
 
 REMOTE_SCHEMA_TTL = 10.0
-TRACE_FLUSH_SECONDS = 0.1
 SERVED_LOOKUP_SECONDS = 0.5
 
 
@@ -54,7 +54,7 @@ class BusClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keys = Keys(settings.prefix)
-        self.tracer = trace.TraceWriter(settings, self.keys.trace)
+        self.tracer = TraceSink(settings, self.keys.trace, pipeline=self.pipeline, spawn=self.spawn)
         self.apis: dict[str, ApiDefinition] = {}
         self.schemas: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
@@ -74,8 +74,6 @@ class BusClient:
         self.checkers = Checkers(self)
         self._hashes: dict[str, tuple[dict[str, Any], str]] = {}
         self._remote: dict[str, tuple[float, dict[str, Any] | None]] = {}
-        self._buffer: list[trace.TraceRecord] = []
-        self._flusher: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---------------------------------------------------------------- registration
@@ -143,7 +141,7 @@ class BusClient:
         """A group of writes sent in one round trip, with any other group sent meanwhile."""
         if self._autopipeline is None:
             self._autopipeline = AutoPipeline(
-                self.redis.connection_pool, self.settings, self.tracer.entries
+                self.redis.connection_pool, self.settings, self.tracer.commands
             )
         return self._autopipeline.batch()
 
@@ -279,13 +277,13 @@ class BusClient:
             async with self.pipeline() as pipe:
                 pipe.rpush(self.keys.rpc_queue(api), data)
                 self.tracer.add(pipe, record)
-                self._drain_buffer(pipe)
+                self.tracer.drain_into(pipe)
                 await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
             try:
                 async with asyncio.timeout(timeout):
                     reply = await future
             except TimeoutError:
-                self._buffer_record(
+                self.tracer.hold(
                     self.tracer.for_message(
                         trace.RPC_RETURNED,
                         message,
@@ -313,7 +311,7 @@ class BusClient:
         if reply.error and returned is not None:
             returned.error_type = reply.error.type
             returned.error = reply.error.message
-        self._buffer_record(returned)
+        self.tracer.hold(returned)
         if reply.error:
             invalid = remote_validation_error(api, name, reply.error)
             if invalid is not None:
@@ -411,7 +409,7 @@ class BusClient:
             pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
             for message, data, _ in made:
                 self.tracer.add(pipe, self.tracer.message_step(trace.EVENT_FIRED, message, data))
-            self._drain_buffer(pipe)
+            self.tracer.drain_into(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()
         for message, _, kwargs in made:
             message.kwargs = kwargs  # the sender gets back its own values; the wire got `sent`
@@ -497,44 +495,13 @@ class BusClient:
         if self.stop_requested is not None:
             self.stop_requested.set()
 
-    def _buffer_record(self, record: trace.TraceRecord | None) -> None:
-        """Hold a caller-side record for the next pipeline, or a short timer at the latest."""
-        if record is None or not self.tracer.enabled:
-            return
-        self._buffer.append(record)
-        if self._flusher is None:
-            loop = asyncio.get_running_loop()
-            self._flusher = loop.call_later(
-                TRACE_FLUSH_SECONDS, self._flush_soon, context=context.detached()
-            )
-
-    def _drain_buffer(self, pipe: Any) -> None:
-        for record in self._buffer:
-            self.tracer.add(pipe, record)
-        self._buffer.clear()
-
-    def _flush_soon(self) -> None:
-        self._flusher = None
-        if self._buffer:
-            self.spawn(self.flush_trace(), name="lightbus-trace-flush")
-
     async def flush_trace(self) -> None:
-        records, self._buffer = self._buffer, []
-        if records:
-            try:
-                await self.write_records(records)
-            except (BusConnectionError, *CONNECTION_ERRORS) as exc:
-                logger.warning("Dropped %d trace records: %s", len(records), describe(exc))
+        """Write the trace records held for the next write now."""
+        await self.tracer.flush()
 
     async def write_records(self, records: Sequence[trace.TraceRecord | None]) -> None:
-        """Write ``records`` (None entries, as made with tracing off, are skipped) in one go."""
-        present = [record for record in records if record is not None]
-        if not self.tracer.enabled or not present:
-            return
-        async with self.pipeline() as pipe:
-            for record in present:
-                self.tracer.add(pipe, record)
-            await guarded(self.settings, pipe.execute())
+        """Write ``records`` (None entries are skipped) in one go, through the trace sink."""
+        await self.tracer.write(records)
 
     async def ping(self) -> None:
         """Check that Redis answers; raise :class:`BusConnectionError` otherwise."""
@@ -556,10 +523,7 @@ class BusClient:
         for task in handlers:
             task.cancel()  # unacknowledged: redelivered to the group later
         await asyncio.gather(*handlers, return_exceptions=True)
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        await self.flush_trace()
+        await self.tracer.flush()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -130,8 +130,8 @@ async def stop_worker(
     if unfinished:
         await _hand_back(stop, rpc, runners, unfinished)
     await hooks(stop)
-    record = trace.worker_record(
-        trace.WORKER_STOPPED, client.settings, os.getpid(), reason=client.stop_reason
+    record = client.tracer.worker_record(
+        trace.WORKER_STOPPED, os.getpid(), reason=client.stop_reason
     )
     await stop.within(_record_stop(client, record), "recording the stop")
     return stop

@@ -256,14 +256,13 @@ class Worker:
             if started and self.reloaded is not None:
                 client.tracer.add(
                     pipe,
-                    trace.worker_record(
-                        trace.WORKER_RELOADED, client.settings, os.getpid(), **self.reloaded
+                    client.tracer.worker_record(
+                        trace.WORKER_RELOADED, os.getpid(), **self.reloaded
                     ),
                 )
             if started:
-                record = trace.worker_record(
+                record = client.tracer.worker_record(
                     trace.WORKER_STARTED,
-                    client.settings,
                     os.getpid(),
                     apis=sorted(client.apis),
                     version=lightbus.__version__,
