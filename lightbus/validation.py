@@ -35,7 +35,7 @@ from lightbus.message import ErrorInfo
 from lightbus.schema import usable, validation_enabled
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.apis import ApiDirectory
 
 _MSGSPEC_PATH = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _FIELD_NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<field>[^`]+)`")
@@ -275,7 +275,7 @@ class Checkers:
     fetches a different schema from the registry.
     """
 
-    def __init__(self, client: BusClient) -> None:
+    def __init__(self, client: ApiDirectory) -> None:
         self.client = client
         self._cache: dict[tuple[str, str, str], tuple[object, Checker]] = {}
 

@@ -239,7 +239,8 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
 
 def run_child(module: str, log_level: str, reloaded: dict[str, Any] | None = None) -> int:
     """Import the bus module and serve it; a failed import is shown, not crash-looped."""
-    from lightbus.worker import Worker, import_bus, user_frames
+    from lightbus.busmodule import import_bus, user_frames
+    from lightbus.worker import Worker
 
     logging.basicConfig(
         level=log_level.upper(),
