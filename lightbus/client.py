@@ -164,10 +164,6 @@ class BusClient:
         self._check_fork()
         return self.connections.loop
 
-    @loop.setter
-    def loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.connections.loop = loop
-
     def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
         """Bind to ``loop`` if not bound yet; return the loop this client is bound to.
 
@@ -175,6 +171,11 @@ class BusClient:
         """
         self._check_fork()
         return self.connections.bind(loop)
+
+    def rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to ``loop`` whatever the loop bound before; its connections are closed."""
+        self._check_fork()
+        self.connections.rebind(loop)
 
     @property
     def redis(self) -> Any:

@@ -90,8 +90,7 @@ class Bus:
 
     def _start_thread(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
-        self.client.loop = None
-        self.client.bind(loop)
+        self.client.rebind(loop)
         ready = threading.Event()
 
         def run() -> None:

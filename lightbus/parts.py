@@ -62,15 +62,33 @@ class Connections:
         return self._autopipeline.batch()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
-        """Bind to ``loop`` if not bound to a usable loop; return the loop bound to.
-
-        What was connected on the previous loop is closed first (see :meth:`_release`).
-        """
+        """Bind to ``loop`` if not bound to a usable loop; return the loop bound to."""
         if self.loop is None or self.loop.is_closed():
-            if self.loop is not None and self.loop is not loop:
-                self._release()
-            self.loop = loop
-        return self.loop
+            self.rebind(loop)
+        return self.loop  # type: ignore[return-value]  # set by rebind
+
+    def rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to ``loop``, closing first what was connected on the previous loop.
+
+        Connections belong to the loop they were made on: they are closed through it
+        when it can still run (stopped, or running in another thread), and their
+        sockets are closed directly when it is closed.
+        """
+        old, self.loop = self.loop, loop
+        if old is None or old is loop or (self._redis is None and self._autopipeline is None):
+            return
+        if old.is_closed():
+            self._release()
+            return
+        try:
+            if old.is_running():
+                future = asyncio.run_coroutine_threadsafe(self.close(), old)
+                future.result(timeout=CLOSE_SECONDS)
+            else:
+                old.run_until_complete(asyncio.wait_for(self.close(), CLOSE_SECONDS))
+        except Exception as exc:  # closing what the old loop held is best effort
+            logger.warning("Could not close the connections of the previous loop: %r", exc)
+            self._release()
 
     def _release(self) -> None:
         """Close the connections made on a loop that is gone, without that loop."""
