@@ -3,7 +3,9 @@
 `tests`, `lint`, `types` and `docs` install the versions pinned in test-constraints.txt, so
 a fresh machine runs what CI ran. `tests_latest` runs the suite against the newest
 versions pyproject.toml allows, `tests_schema_floor` the schema tests against the oldest
-msgspec it allows, and `lock` refreshes the pins (docs/explanation/test-environment.md).
+msgspec it allows, `tests_redis` the hand-written Redis protocol under each redis-py
+major version it allows (with and without hiredis), and `lock` refreshes the pins
+(docs/explanation/test-environment.md).
 """
 
 import re
@@ -49,6 +51,37 @@ def tests_schema_floor(session: nox.Session) -> None:
     session.install("-e", ".[dev]", "-c", CONSTRAINTS)
     session.install(f"msgspec=={_floor('msgspec')}")
     session.run("pytest", *SCHEMA_TESTS, *session.posargs)
+
+
+# What lightbus.resp relies on in redis-py, and what rests on it: the write path, the
+# blocking reads, the connection policy, and one RPC and event end to end.
+REDIS_TESTS = (
+    "tests/test_resp.py",
+    "tests/test_autopipeline.py",
+    "tests/test_blocking.py",
+    "tests/test_call_fire.py",
+)
+# The oldest redis-py that pyproject.toml allows ("redis[hiredis]>=5.0.1,<9") and the newest
+# release of each major it allows: a new major is allowed only once it is listed here
+# and passes (docs/explanation/test-environment.md).
+REDIS_VERSIONS = ("floor", "5", "6", "7", "8")
+
+
+@nox.session
+@nox.parametrize("hiredis", [True, False], ids=["hiredis", "pure"])
+@nox.parametrize("redis", REDIS_VERSIONS)
+def tests_redis(session: nox.Session, redis: str, hiredis: bool) -> None:
+    """lightbus.resp's tests (and what rests on it) under one redis-py version (the oldest
+    allowed, or the newest of a major), with hiredis's parser or redis-py's own."""
+    session.install("-e", ".[dev]", "-c", CONSTRAINTS)
+    session.install(f"redis=={_floor('redis')}" if redis == "floor" else f"redis=={redis}.*")
+    if not hiredis:
+        if session.venv_backend == "uv":
+            session.run("uv", "pip", "uninstall", "hiredis")
+        else:
+            session.run("pip", "uninstall", "--yes", "hiredis")
+    session.run("python", "-c", "import redis; print('redis-py', redis.__version__)")
+    session.run("pytest", *REDIS_TESTS, *session.posargs)
 
 
 @nox.session
@@ -102,7 +135,9 @@ def _floor(package: str) -> str:
     """The lowest version of ``package`` that pyproject.toml's dependencies allow."""
     project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"]:
-        found = re.fullmatch(rf"{re.escape(package)}\s*>=\s*([\w.]+)", requirement.split(",")[0])
+        found = re.fullmatch(
+            rf"{re.escape(package)}(?:\[[\w,]+\])?\s*>=\s*([\w.]+)", requirement.split(",")[0]
+        )
         if found:
             return found.group(1)
     raise ValueError(f"pyproject.toml gives no lower bound for {package}")

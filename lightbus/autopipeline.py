@@ -6,7 +6,8 @@ the ``RPUSH`` of a result, its ``PEXPIRE`` and its record). Sending each group t
 redis-py ``Pipeline`` costs far more Python than the round trip itself (profiled: about
 half of an RPC's client-side time). :class:`AutoPipeline` instead:
 
-- packs the commands itself (RESP2; arguments are ``str``, ``bytes`` or ``int``);
+- packs the commands itself (:mod:`lightbus.resp`, which holds all of the bus's
+  hand-written Redis protocol);
 - writes a group at once when the connection is idle, and every group that arrives
   while a write is in flight together in the next write, on one dedicated connection,
   so a lone RPC pays no extra hop and many concurrent fires or acks share round trips;
@@ -25,70 +26,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from lightbus.connection import CONNECTION_ERRORS, connection_error
 from lightbus.context import detached
+from lightbus.resp import Commands, RawConnection
 from lightbus.settings import Settings
 
 logger = logging.getLogger("lightbus.trace")
 
-# The constant start of a command (name, key, options), packed once. Bounded: keys are
-# per event, queue or reply list, and a process has few of those.
-_HEADS: dict[tuple[Any, ...], bytes] = {}
-_HEADS_MAX = 4096
 
-
-def _arg(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return b"$%d\r\n%b\r\n" % (len(value), value)
-    if isinstance(value, str):
-        data = value.encode()
-    elif isinstance(value, bool):
-        raise TypeError(f"cannot send bool {value!r} to Redis")
-    elif isinstance(value, int):
-        data = b"%d" % value
-    elif isinstance(value, float):
-        data = repr(value).encode()
-    elif isinstance(value, bytearray | memoryview):
-        data = bytes(value)
-    else:
-        raise TypeError(f"cannot send {type(value).__name__} {value!r} to Redis")
-    return b"$%d\r\n%b\r\n" % (len(data), data)
-
-
-def _head(args: tuple[Any, ...], total: int) -> bytes:
-    key = (*args, total)
-    head = _HEADS.get(key)
-    if head is None:
-        if len(_HEADS) >= _HEADS_MAX:
-            _HEADS.clear()
-        head = _HEADS[key] = b"*%d\r\n" % total + b"".join(_arg(a) for a in args)
-    return head
-
-
-def pack(*command: Any) -> bytes:
-    """The RESP2 encoding of one command (arguments: str, bytes, int or float)."""
-    return b"*%d\r\n" % len(command) + b"".join(_arg(a) for a in command)
-
-
-class Batch:
+class Batch(Commands):
     """A group of commands sent together: the subset of redis-py's pipeline the bus uses.
 
     ``async with client.pipeline() as pipe: pipe.xadd(...); await pipe.execute()``.
-    Each command is packed as it is added; the constant part of it only once per process.
+    Each command is packed as it is added (:class:`~lightbus.resp.Commands`); the
+    constant part of it only once per process.
     """
 
-    __slots__ = ("_sender", "count", "parts", "records")
+    __slots__ = ("_sender", "records")
 
     def __init__(self, sender: AutoPipeline) -> None:
+        super().__init__()
         self._sender = sender
-        self.parts: list[bytes] = []
-        self.count = 0
         self.records: list[Any] = []
 
     async def __aenter__(self) -> Batch:
@@ -105,68 +68,6 @@ class Batch:
         The record is opaque here: the trace sink turns the records of a write into
         commands (see ``trace_commands``)."""
         self.records.append(record)
-
-    def xadd(
-        self,
-        name: str,
-        fields: Mapping[Any, Any],
-        id: str = "*",
-        maxlen: int | None = None,
-        approximate: bool = True,
-        minid: str | None = None,
-    ) -> Batch:
-        if maxlen is not None and minid is not None:
-            raise ValueError("xadd takes maxlen or minid, not both")
-        trim: tuple[Any, ...] = ()
-        if maxlen is not None:
-            trim = ("MAXLEN", "~", maxlen) if approximate else ("MAXLEN", maxlen)
-        head: tuple[Any, ...] = ("XADD", name, *trim, id)
-        parts = self.parts
-        if minid is not None:
-            # The MINID changes every time, so this head is not cached.
-            args = (
-                ("XADD", name, "MINID", "~", minid, id)
-                if approximate
-                else ("XADD", name, "MINID", minid, id)
-            )
-            parts.append(b"*%d\r\n" % (len(args) + 2 * len(fields)))
-            parts.extend(_arg(a) for a in args)
-        else:
-            parts.append(_head(head, len(head) + 2 * len(fields)))
-        for key, value in fields.items():
-            parts.append(_arg(key))
-            parts.append(_arg(value))
-        self.count += 1
-        return self
-
-    def xadd_each(self, name: str, field: str, values: list[bytes], maxlen: int) -> Batch:
-        """One ``XADD name MAXLEN ~ maxlen * field value`` per value (a batch of events)."""
-        head = _head(("XADD", name, "MAXLEN", "~", maxlen, "*"), 8)
-        key = _arg(field)
-        parts = self.parts
-        for value in values:
-            parts.append(head)
-            parts.append(key)
-            parts.append(b"$%d\r\n%b\r\n" % (len(value), value))
-        self.count += len(values)
-        return self
-
-    def rpush(self, name: str, *values: Any) -> Batch:
-        self.parts.append(_head(("RPUSH", name), 2 + len(values)))
-        self.parts.extend(_arg(v) for v in values)
-        self.count += 1
-        return self
-
-    def pexpire(self, name: str, milliseconds: int) -> Batch:
-        self.parts.append(pack("PEXPIRE", name, milliseconds))
-        self.count += 1
-        return self
-
-    def xack(self, name: str, group: str, *ids: Any) -> Batch:
-        self.parts.append(_head(("XACK", name, group), 3 + len(ids)))
-        self.parts.extend(_arg(i) for i in ids)
-        self.count += 1
-        return self
 
     async def execute(self) -> list[Any]:
         parts, count, records = self.parts, self.count, self.records
@@ -188,10 +89,8 @@ class AutoPipeline:
         settings: Settings,
         trace_commands: Callable[[list[Any]], tuple[bytes, int]] | None = None,
     ) -> None:
-        kwargs = dict(pool.connection_kwargs)
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
-        kwargs["socket_timeout"] = None
-        self._connection = pool.connection_class(**kwargs)
+        self._connection = RawConnection(pool, socket_timeout=None)
         self._queue: list[_Group] = []
         self._flusher: asyncio.Task[None] | None = None
         self._busy = False
@@ -263,10 +162,7 @@ class AutoPipeline:
         connection = self._connection
         try:
             async with asyncio.timeout(self.timeout):
-                replies = await connection.retry.call_with_retry(
-                    lambda: self._exchange(data, count),
-                    lambda _error: connection.disconnect(),
-                )
+                replies = await connection.exchange(data, count)
         except BaseException as exc:
             await connection.disconnect(nowait=True)
             if isinstance(exc, CONNECTION_ERRORS):
@@ -297,44 +193,9 @@ class AutoPipeline:
             else:
                 future.set_result(mine)
 
-    async def _exchange(self, data: bytes, count: int) -> list[Any]:
-        connection = self._connection
-        await connection.send_packed_command(data, check_health=False)
-        replies: list[Any] = []
-        while len(replies) < count:
-            try:
-                replies.append(await connection.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
-            _take_buffered(connection, replies, count)
-        return replies
-
     async def close(self) -> None:
         """Finish what is queued, then close the connection."""
         flusher = self._flusher
         if flusher is not None:
             await asyncio.gather(flusher, return_exceptions=True)
         await self._connection.disconnect()
-
-
-def _take_buffered(connection: Any, replies: list[Any], count: int) -> None:
-    """Append the replies already received and parsed by hiredis, up to ``count``.
-
-    The replies of a large write usually arrive together; taking them straight from
-    hiredis's reader saves a coroutine and redis-py's per-read bookkeeping for each
-    (about a tenth of a listener's time went there). Anything unusual (no hiredis, a
-    connection-level error, a push message) is left to ``read_response``.
-    """
-    parser = getattr(connection, "_parser", None)
-    reader = getattr(parser, "_reader", None)
-    if reader is None or not hasattr(reader, "gets"):
-        return
-    push_type = getattr(parser, "_hiredis_PushNotificationType", None)
-    while len(replies) < count and reader.has_data():
-        reply = reader.gets()
-        if reply is False:
-            return
-        if isinstance(reply, RedisConnectionError) or (push_type and isinstance(reply, push_type)):
-            # Cannot be put back: drop the connection; the caller sees a connection error.
-            raise RedisConnectionError(f"unexpected reply in a pipeline: {reply!r}")
-        replies.append(reply)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lightbus.autopipeline import pack
 from lightbus.connection import connect
+from lightbus.resp import RawConnection, StreamEntries, pack, stream_entries
 from lightbus.settings import Settings
 
 # How long past the block a reply may take before the connection counts as dead.
@@ -32,8 +32,7 @@ class BlockingReader:
 
     def __init__(self, settings: Settings) -> None:
         self._client = connect(settings, blocking=True, max_connections=1)
-        pool = self._client.connection_pool
-        self._connection = pool.connection_class(**pool.connection_kwargs)
+        self._connection = RawConnection(self._client.connection_pool)
 
     async def blpop(self, keys: list[str], timeout: float) -> tuple[bytes, bytes] | None:
         """The first item of the first non-empty list of ``keys``, waiting ``timeout`` s."""
@@ -45,8 +44,7 @@ class BlockingReader:
         limit = block + GRACE_SECONDS
         try:
             async with asyncio.timeout(limit) as timer:
-                await connection.send_packed_command(data, check_health=False)
-                return await connection.read_response()
+                return await connection.request(data)
         except BaseException as exc:
             await connection.disconnect(nowait=True)
             if isinstance(exc, TimeoutError) and timer.expired():
@@ -60,28 +58,14 @@ class BlockingReader:
         streams: dict[str, str],
         count: int,
         block: int,
-    ) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+    ) -> StreamEntries:
         """``XREADGROUP`` as redis-py returns it: ``[(stream, [(id, fields), ...]), ...]``."""
         command: list[Any] = ["XREADGROUP", "GROUP", groupname, consumername]
         command += ["COUNT", count, "BLOCK", block, "STREAMS", *streams, *streams.values()]
         reply = await self._request(pack(*command), block / 1000)
-        # RESP3 (what redis-py negotiates with a server that speaks it) replies with a
-        # map of streams; RESP2 with a list of pairs.
-        streams_read = reply.items() if isinstance(reply, dict) else reply or ()
-        return [
-            (stream, [(entry_id, _pairs(fields)) for entry_id, fields in entries])
-            for stream, entries in streams_read
-        ]
+        return stream_entries(reply)
 
     async def aclose(self, close_connection_pool: bool = True) -> None:
         """Close the connection (the argument is accepted for redis-py's signature)."""
         await self._connection.disconnect()
         await self._client.aclose(close_connection_pool=True)
-
-
-def _pairs(fields: list[bytes] | None) -> dict[bytes, bytes]:
-    if not fields:
-        return {}
-    if len(fields) == 2:  # the usual entry: one field, the message
-        return {fields[0]: fields[1]}
-    return dict(zip(fields[::2], fields[1::2], strict=True))

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import FullJitterBackoff
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -73,7 +73,7 @@ def _pool(settings: Settings, url: str, max_connections: int, blocking: bool, tr
         socket_timeout=settings.connect_timeout
         + (MAX_BLOCK_SECONDS if blocking else settings.rpc_timeout),
         health_check_interval=0 if blocking else 30,
-        retry=_Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), tries),
+        retry=_Retry(FullJitterBackoff(cap=0.5, base=0.05), tries),  # in every redis-py >= 5
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
 

@@ -11,6 +11,7 @@ import binascii
 import datetime
 import decimal
 import json
+import operator
 import re
 import uuid
 from collections.abc import Callable
@@ -62,6 +63,9 @@ def is_type(value: Any, kind: str) -> bool:
     if kind == "string":
         return isinstance(value, str)
     if kind == "integer":
+        # JSON has one number type: 1.0 is an integer, as the spec says.
+        if isinstance(value, float):
+            return value.is_integer()
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
@@ -134,9 +138,18 @@ def type_check(kinds: list[str]) -> Check:
     return check_many
 
 
-def canonical(value: Any) -> str:
-    # json text distinguishes 1 from true and 1 from "1", as JSON Schema equality does
-    return json.dumps(value, sort_keys=True)
+def canonical(value: Any) -> Any:
+    """A hashable key equal for exactly the values JSON Schema calls equal: 1 and 1.0
+    are, 1 and true are not, and objects are equal whatever the order of their keys."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return (type(value).__name__, value)
+    if isinstance(value, int | float):
+        return ("number", value)  # 1 == 1.0 and hash(1) == hash(1.0)
+    if isinstance(value, list | tuple):
+        return ("array", tuple(canonical(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, canonical(v)) for k, v in value.items()))
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 def enum_check(values: list[Any]) -> Check:
@@ -145,10 +158,10 @@ def enum_check(values: list[Any]) -> Check:
 
     def check(value: Any) -> None:
         try:
-            key = canonical(value)
+            known = canonical(value) in allowed
         except TypeError:
-            key = ""
-        if key not in allowed:
+            known = False
+        if not known:
             raise Invalid(
                 f"Invalid value {json.dumps(value, default=str)}, expected one of {shown}"
             )
@@ -192,14 +205,14 @@ def scalar_checks(schema: dict[str, Any]) -> list[Check]:
         step = schema["multipleOf"]
 
         def multiple(value: Any) -> None:
-            if is_type(value, "number") and (value / step) % 1:
+            if is_type(value, "number") and not _is_multiple(value, step):
                 raise Invalid(f"Expected a multiple of {step}")
 
         checks.append(multiple)
     for key, kind in _LENGTHS.items():
         if key in schema:
             word = ">=" if key.startswith("min") else "<="
-            compare = int.__ge__ if key.startswith("min") else int.__le__
+            compare = operator.ge if key.startswith("min") else operator.le
             name = TYPE_NAMES["array" if kind is list else "object" if kind is dict else "string"]
             checks.append(
                 _length(schema[key], compare, f"Expected `{name}` of length {word}", kind)
@@ -226,6 +239,27 @@ def scalar_checks(schema: dict[str, Any]) -> list[Check]:
     return checks
 
 
+def _is_multiple(value: int | float, step: int | float) -> bool:
+    """Exactly, in decimal: 0.0075 is a multiple of 0.0001 though the floats are not."""
+    try:
+        return decimal.Decimal(repr(value)) % decimal.Decimal(repr(step)) == 0
+    except decimal.InvalidOperation:  # the quotient is too large to hold: not a multiple
+        return False
+
+
+def dependent_required(dependencies: dict[str, list[str]]) -> Check:
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        for key, needed in dependencies.items():
+            if key in value:
+                for other in needed:
+                    if other not in value:
+                        raise Invalid(f"Object with field `{key}` missing required field `{other}`")
+
+    return check
+
+
 def _number_bound(bound: Any, ok: Callable[[Any, Any], bool], sign: str) -> Check:
     def check(value: Any) -> None:
         if is_type(value, "number") and not ok(value, bound):
@@ -234,7 +268,7 @@ def _number_bound(bound: Any, ok: Callable[[Any, Any], bool], sign: str) -> Chec
     return check
 
 
-def _length(limit: int, compare: Callable[[int, int], bool], text: str, kind: type) -> Check:
+def _length(limit: float, compare: Callable[[int, float], bool], text: str, kind: type) -> Check:
     kinds: Any = (list, tuple) if kind is list else kind
 
     def check(value: Any) -> None:

@@ -97,7 +97,9 @@ class Connections:
         if redis is not None:
             drop_sockets(redis.connection_pool)
         if pipeline is not None:
-            drop_socket(getattr(pipeline, "_connection", None))
+            # AutoPipeline -> resp.RawConnection -> the redis-py connection.
+            raw = getattr(pipeline, "_connection", None)
+            drop_socket(getattr(raw, "_connection", None))
 
     def after_fork(self) -> None:
         """In a forked child: forget the parent's loop and connections (closing only

@@ -31,10 +31,10 @@ from typing import Any, Protocol
 import msgspec
 
 from lightbus import context, traceentries
-from lightbus.autopipeline import pack
 from lightbus.connection import CONNECTION_ERRORS, describe, guarded
 from lightbus.errors import BusConnectionError
 from lightbus.message import HOST, Message, now_ms
+from lightbus.resp import Commands
 from lightbus.settings import Settings
 from lightbus.trace import HANDLING_STEPS, MessageStep, TraceRecord, qualified_name, record_of
 
@@ -224,16 +224,10 @@ class TraceSink:
         What the write path appends to a write: it hands over the records it collected
         (:meth:`add`) and sends these bytes, never looking inside.
         """
-        data = []
+        commands = Commands()
         for entry in self.entries(records):
-            trim = (
-                ("MINID", "~", entry["minid"])
-                if "minid" in entry
-                else ("MAXLEN", "~", entry["maxlen"])
-            )
-            flat = [part for item in entry["fields"].items() for part in item]
-            data.append(pack("XADD", self.key, *trim, "*", *flat))
-        return b"".join(data), len(data)
+            commands.xadd(**entry)
+        return b"".join(commands.parts), commands.count
 
     def _xadd(self, fields: dict[str, bytes]) -> dict[str, Any]:
         if self.max_age_ms:

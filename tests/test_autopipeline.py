@@ -8,7 +8,6 @@ import time
 import pytest
 
 from lightbus import BusClient, BusConnectionError, Settings
-from lightbus.autopipeline import pack
 from lightbus_tools.redis_server import free_port
 
 
@@ -95,11 +94,3 @@ async def test_unreachable_redis_raises_bus_connection_error_in_bounded_time():
         await _push(client, "q", "x")
     assert time.monotonic() - started < 5
     await client.close()
-
-
-def test_pack_refuses_what_redis_cannot_take():
-    assert pack("SET", "k", 1) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n"
-    with pytest.raises(TypeError, match="cannot send dict"):
-        pack("SET", "k", {"a": 1})
-    with pytest.raises(TypeError, match="cannot send bool"):
-        pack("SET", "k", True)

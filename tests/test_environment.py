@@ -59,3 +59,17 @@ def test_nox_installs_the_pins_for_the_readme_test_line_and_the_docs():
         assert '"-c", CONSTRAINTS' in body, session
     assert 'CONSTRAINTS = "test-constraints.txt"' in noxfile
     assert '"--extra", "docs"' in noxfile  # `nox -s lock` pins the docs extra too
+
+
+def test_nox_tests_redis_covers_every_redis_py_major_the_package_allows():
+    # lightbus.resp reads redis-py's insides: each major allowed must be tested, or the
+    # range narrowed (docs/explanation/test-environment.md).
+    [redis] = [r for r in requirements() if canonicalize_name(r.name) == "redis"]
+    floor = next(s.version for s in redis.specifier if s.operator == ">=")
+    ceiling = next(s.version for s in redis.specifier if s.operator == "<")
+    allowed = [str(m) for m in range(int(floor.split(".")[0]), int(ceiling.split(".")[0]))]
+    noxfile = (ROOT / "noxfile.py").read_text()
+    versions = noxfile.split("REDIS_VERSIONS = (", 1)[1].split(")", 1)[0]
+    listed = [part.strip().strip('"') for part in versions.split(",") if part.strip()]
+    assert listed == ["floor", *allowed], (listed, str(redis.specifier))
+    assert "tests_redis" in (ROOT / ".ci" / "run").read_text()

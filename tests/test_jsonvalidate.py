@@ -88,3 +88,17 @@ def test_malformed_schema_is_a_value_error():
         compile_schema({"$ref": "#/$defs/Missing"})
     with pytest.raises(ValueError):
         compile_schema({"properties": {"a": 5}})
+
+
+def test_the_three_defects_the_suite_found_stay_fixed():
+    # oneOf: a value matching two branches is invalid (it was taken as anyOf).
+    one_of = {"oneOf": [{"type": "integer"}, {"minimum": 2}]}
+    compile_schema(one_of)(1)
+    assert "exactly one" in problem(one_of, 3)[1]
+    # 1.0 is an integer in JSON Schema (it was refused).
+    compile_schema({"type": "integer"})(1.0)
+    assert problem({"type": "integer"}, 1.5)[1] == "Expected `int`, got `float`"
+    # dependentRequired is enforced (it was ignored).
+    schema = {"type": "object", "dependentRequired": {"card": ["expiry"]}}
+    compile_schema(schema)({"card": 1, "expiry": "12/30"})
+    assert "missing required field `expiry`" in problem(schema, {"card": 1})[1]
