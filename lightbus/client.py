@@ -309,6 +309,7 @@ class BusClient:
 
     async def close(self) -> None:
         """Stop listeners started outside a worker, flush the trace, close connections."""
+        self.bind(asyncio.get_running_loop())  # a new loop: the old one's are closed first
         await self.consumer.close()
         await self.tracer.flush()
         tasks = list(self._tasks)

@@ -153,6 +153,20 @@ class Bus:
             self._thread = None
             loop.close()
             atexit.unregister(self.close)
+        elif self._thread is not None and not self._thread.is_alive():
+            # The loop thread's loop was stopped under it: finish here what it left.
+            self._thread = None
+            loop.run_until_complete(self._finish_stopped_loop())
+            loop.close()
+            atexit.unregister(self.close)
+
+    async def _finish_stopped_loop(self) -> None:
+        with contextlib.suppress(Exception):  # closing is best effort
+            await asyncio.wait_for(self.client.close(), 5)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 class Path:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import selectors
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,8 @@ class Connections:
     def after_fork(self) -> None:
         """In a forked child: forget the parent's loop and connections (closing only
         this process's copies of their sockets; the parent keeps using its own)."""
+        if self.loop is not None:
+            detach_loop(self.loop)
         self.loop = None
         self._release()
         self._pid = os.getpid()
@@ -122,6 +125,22 @@ class Connections:
             await redis.aclose(close_connection_pool=True)
 
 
+def detach_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cut a forked child's copy of the parent's event loop off the parent's epoll.
+
+    The child inherits the loop's selector, whose kernel object it shares with the
+    parent: anything in the child that closes a transport of that loop (a clean-up, the
+    garbage collector) would unregister the parent's sockets from it, and the parent
+    would wait forever for their replies. The copy gets a selector of its own instead.
+    """
+    shared = getattr(loop, "_selector", None)
+    if shared is None or loop.is_closed():
+        return
+    loop._selector = selectors.DefaultSelector()  # type: ignore[attr-defined]
+    with contextlib.suppress(OSError):
+        shared.close()  # this process's descriptor of it; the parent keeps its own
+
+
 def drop_sockets(pool: Any) -> None:
     """Close the sockets of a redis-py pool's connections, their loop being gone."""
     for connection in [*pool._available_connections, *pool._in_use_connections]:
@@ -133,11 +152,15 @@ def drop_socket(connection: Any) -> None:
     parent's after a fork): the transport cannot be closed through the loop any more."""
     writer = getattr(connection, "_writer", None)
     transport = getattr(writer, "transport", None)
-    sock = getattr(transport, "_sock", None)
-    if transport is not None and sock is not None:
-        with contextlib.suppress(OSError):
-            sock.close()
-        transport._sock = None  # closed: the transport must not warn or close it again
+    if transport is not None:
+        # Closed here, so that nothing closes it through its loop later (the writer's
+        # and the transport's finalizers check these).
+        transport._closing = True
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+            transport._sock = None
     with contextlib.suppress(AttributeError):
         connection._reader = connection._writer = None
 
