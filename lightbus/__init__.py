@@ -8,7 +8,7 @@ whose import alone takes longer than the rest of the package, so that a bare
 ``import lightbus`` (a tool's ``--help``, a module that only declares APIs) stays fast.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lightbus.api import Api, Event, Parameter
 from lightbus.context import TraceContext, current_trace, start_trace
@@ -30,6 +30,7 @@ from lightbus.errors import (
     UnknownName,
     ValidationError,
 )
+from lightbus.lazy import lazy_names
 from lightbus.logs import TraceLogFilter
 from lightbus.logs import install as _install_log_filter
 from lightbus.message import Message
@@ -39,7 +40,8 @@ from lightbus.tracetree import Handling, TraceNode, build_tree
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
-    from lightbus.facade import Bus, create
+    from lightbus.creation import create
+    from lightbus.facade import Bus
     from lightbus.tracereader import TraceFilter, TraceReader, read_trace
 
 # The one definition of the version: pyproject.toml reads it from here (hatch), and the
@@ -53,24 +55,12 @@ _LAZY = {
     "BusClient": "lightbus.client",
     "TraceFilter": "lightbus.tracereader",
     "TraceReader": "lightbus.tracereader",
-    "create": "lightbus.facade",
+    "create": "lightbus.creation",
     "read_trace": "lightbus.tracereader",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lightbus' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 __all__ = [

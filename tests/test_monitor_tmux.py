@@ -76,8 +76,11 @@ def test_the_monitor_runs_in_a_terminal_and_answers_keys(terminal, redis_url, bu
     wait_until(lambda: term.screen().count("event.fired") == 3)  # --max-records 3
 
     term.keys("/")
-    wait_until(lambda: "Filter" in term.screen())
-    term.keys("kind:rpc", "Enter")
+    # The footer always names "Filter"; the prompt's own line says it is open.
+    wait_until(lambda: "enter applies, esc cancels" in term.screen())
+    term.keys("kind:rpc")
+    wait_until(lambda: "kind:rpc" in term.screen())
+    term.keys("Enter")
     wait_until(lambda: "filter: kind:rpc" in term.screen() and "No records match" in term.screen())
     term.keys("Escape")
     wait_until(lambda: "event.fired" in term.screen())

@@ -80,7 +80,8 @@ def test_two_workers_one_killed_the_other_reclaims(project, start_worker, redis_
     assert [(line.pid, line.attempt) for line in done] == [(survivor_pid, 2)]
     # Reclaimed after the acknowledgement timeout, not at once and not much later.
     assert 1.0 < took < 6.0, took
-    handled = trace_records(raw_redis, "event.handled")
+    # The handler's log line comes before the worker's trace buffer is flushed.
+    handled = wait_until(lambda: trace_records(raw_redis, "event.handled"), timeout=5)
     assert [(r.id, r.attempt) for r in handled] == [(sent.id, 2)]
     assert [r.error_type for r in trace_records(raw_redis, "event.failed")] == [
         "lightbus.delivery.Unacknowledged"

@@ -62,6 +62,8 @@ def test_poison_event_is_dead_lettered_after_max_attempts(jobs_bus, raw_redis):
     assert letter.error_type == "ValueError" and letter.error == "job 1 is poison"
     assert "raise ValueError" in letter.traceback
     wait_until(lambda: _pending(raw_redis) == 0)  # acknowledged: no endless redelivery
+    # The worker's trace buffer is flushed shortly after the handlers' own log lines.
+    wait_until(lambda: trace_records(raw_redis, "event.dead_lettered"), timeout=5)
 
     failed = [r for r in trace_records(raw_redis, "event.failed") if r.id == poison.id]
     assert [(r.attempt, r.status, r.error_type) for r in failed] == [
