@@ -10,7 +10,7 @@ The handler's slot is free as soon as it returns, but the entry stays held by th
 listener (its lease renewed, handed back at shutdown if need be) until its ack is written;
 a handler task waits for every pending ack before it ends at a graceful stop. The write is
 retried through a lost connection like every other delivery write
-(:func:`lightbus.delivery.persist`); if Redis stays away, the entries stay pending and
+(:func:`lightbus.consumer.delivery.persist`); if Redis stays away, the entries stay pending and
 are delivered again (at-least-once).
 """
 

@@ -62,7 +62,7 @@ return removed
 
 
 class Claims:
-    """The pending-entry side of one :class:`~lightbus.events.ListenerRunner`."""
+    """The pending-entry side of one :class:`~lightbus.consumer.listener.ListenerRunner`."""
 
     def __init__(self, runner: Holder) -> None:
         self.runner = runner

@@ -139,7 +139,7 @@ async def _handle_message(runner: Holder, entry: Entry, message: Message) -> Non
         )
         # The handler returned: its slot takes the next entry while the ack is written
         # (the acks of entries handled in the same turn share one XACK and one write, with
-        # persist's retries: lightbus.acks). The entry stays held, its lease renewed,
+        # persist's retries: lightbus.consumer.acks). The entry stays held, its lease renewed,
         # until the ack is written; a graceful stop waits for that too.
         runner.acks.add(entry, record)
         return
