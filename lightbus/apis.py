@@ -3,9 +3,7 @@
 :class:`ApiDirectory` holds the locally registered APIs and their schemas (plus schemas
 loaded with ``lightbus run --schema``), looks up the schemas other workers publish in
 the registry (:mod:`lightbus.registry`, kept for :data:`REMOTE_SCHEMA_TTL` seconds),
-and answers with the argument spec of an RPC or event, raising
-:class:`~lightbus.errors.UnknownApi` or :class:`~lightbus.errors.UnknownName` with
-what is known instead.
+for the validator (:mod:`lightbus.validation`), which reads it as its ``ApiSource``.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from lightbus import registry
 from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.connection import guarded
-from lightbus.errors import UnknownApi, UnknownName
+from lightbus.errors import UnknownName
 from lightbus.keys import Keys
 from lightbus.schema import api_schema, schema_hash
 from lightbus.settings import Settings
@@ -60,22 +58,14 @@ class ApiDirectory:
             cached = self._hashes[api] = (schema, schema_hash(schema))
         return cached[1]
 
-    async def spec(self, api: str, name: str, kind: str) -> ArgSpec:
-        """The argument spec of ``api.name``, from the local API or the live registry."""
-        spec = self.known_spec(api, name, kind)
-        if spec is not None:
-            return spec
-        schema = await self.remote_schema(api)
-        if schema is None:
-            # Loaded schemas (`run --schema`, the CLI's bus module) are known too.
-            known = set(self.apis) | set(self.schemas) | set(await self.live_schemas())
-            raise UnknownApi(api, known)
-        return self._spec_from(schema, api, name, kind)
-
     def known_spec(self, api: str, name: str, kind: str) -> ArgSpec | None:
-        """The spec of ``api.name`` if known here without asking Redis, else None.
+        """The argument names of ``api.name`` if known here without asking Redis (an API
+        defined here, a loaded schema, or one looked up lately), else None: what
+        ``listen()`` inside a running loop can check before it returns.
 
         Raises :class:`UnknownName` when the API is known here and has no such name.
+        Validation itself (names and values of every message) is
+        :class:`lightbus.validation.Validator`'s.
         """
         cached = self._specs.get((api, name, kind))
         if cached is not None and (api in self.apis or self._remote_fresh(api)):

@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 from lightbus import context
 from lightbus.api import Api
 from lightbus.apis import ApiDirectory
-from lightbus.arguments import ArgSpec
 from lightbus.autopipeline import Batch
 from lightbus.connection import connection_error, guarded
 from lightbus.consumer import Consumer, Listener, ListenerRunner, default_listener_name
@@ -45,7 +44,7 @@ from lightbus.schedule import Schedule
 from lightbus.settings import Settings
 from lightbus.trace import TraceRecord
 from lightbus.tracesink import TraceSink
-from lightbus.validation import Checkers
+from lightbus.validation import Validator
 
 logger = logging.getLogger("lightbus")
 
@@ -83,13 +82,13 @@ class BusClient:
             directory = ApiDirectory(settings, self.keys, lambda: self.connections.redis)
         directory.settings = settings
         self.directory: ApiDirectory = directory
-        self.checkers = Checkers(directory)
+        self.validator = Validator(directory)
         self.parts = Parts(
             settings=settings,
             keys=self.keys,
             tracer=self.tracer,
             connections=self.connections,
-            checkers=self.checkers,
+            validator=self.validator,
             invoke=self.invoke,
             spawn=self.spawn,
             request_stop=self.request_stop,
@@ -209,10 +208,6 @@ class BusClient:
     def schema_hash(self, api: str) -> str:
         return self.directory.schema_hash(api)
 
-    async def spec(self, api: str, name: str, kind: str) -> ArgSpec:
-        """The argument spec of ``api.name``, from the local API or the live registry."""
-        return await self.directory.spec(api, name, kind)
-
     async def remote_schema(self, api: str) -> dict[str, Any] | None:
         return await self.directory.remote_schema(api)
 
@@ -225,14 +220,32 @@ class BusClient:
         return await self.directory.serves(api)
 
     async def call(
-        self, api: str, name: str, kwargs: dict[str, Any], *, timeout: float | None = None
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        args: tuple[Any, ...] = (),
     ) -> Any:
-        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result."""
-        return await self.caller.call(api, name, kwargs, timeout=timeout)
+        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
 
-    async def fire(self, api: str, name: str, kwargs: dict[str, Any], **options: Any) -> Message:
+        ``args``: positional arguments as the user passed them, refused (calls take
+        keyword arguments only) with the rest of the checks, once.
+        """
+        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args)
+
+    async def fire(
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        args: tuple[Any, ...] = (),
+        **options: Any,
+    ) -> Message:
         """Fire ``api.name`` with ``kwargs``; return the sent message."""
-        return await self.publisher.fire(api, name, kwargs, **options)
+        return await self.publisher.fire(api, name, kwargs, args=args, **options)
 
     async def fire_many(
         self, api: str, name: str, items: Iterable[Mapping[str, Any]]

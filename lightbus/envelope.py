@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from lightbus import context, ids, limits
+from lightbus import context, ids
 from lightbus.message import HOST, ErrorInfo, Kind, Message, now_ms
 from lightbus.settings import Settings
 
@@ -64,12 +64,3 @@ class Envelopes:
             result=result,
             error=error,
         )
-
-
-def wire_kwargs(checker: Any, kwargs: dict[str, Any], side: str, settings: Any) -> dict[str, Any]:
-    """The arguments in their wire form (see ``Checker.outgoing``), within limits."""
-    try:
-        result: dict[str, Any] = checker.outgoing(kwargs, side)
-        return result
-    except RecursionError:  # nested deeper than any decoder reads
-        raise limits.beyond_recursion(checker.api, checker.name, settings) from None

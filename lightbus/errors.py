@@ -9,9 +9,11 @@ The tree::
     ├── SyncCallInLoopError         a blocking call was made inside a running event loop
     ├── UnknownApi                  no API of that name is registered here or live on the bus
     ├── UnknownName                 the API has no RPC or event of that name
-    ├── InvalidArguments            positional, missing or unexpected arguments
+    ├── InvalidArguments            positional, missing or unexpected arguments (a TypeError)
     │   ├── NotSerializable         an argument or result cannot be sent as JSON
-    │   └── ValidationError         a value does not match the schema (names the field path)
+    │   └── InvalidArgumentValue    an argument's value does not match (also a ValidationError)
+    ├── ValidationError             a value does not match the schema (a ValueError; names
+    │                               the field path): a result, or data that arrived
     ├── PayloadTooLarge             the encoded message is over the size limit
     ├── PayloadTooDeep              the payload nests lists and objects over the depth limit
     ├── RpcTimeout                  no result arrived before the call's deadline
@@ -20,12 +22,14 @@ The tree::
     └── AmbiguousId                 a shortened id that several ids start or end with
 
 Each error carries the context a user needs (``api``, ``name``, ``field`` where they
-apply) as attributes, and its message says what to do next.
+apply) as attributes, and its message says what to do next. Every error pickles, with its
+message and attributes (a worker pool or a multiprocessing queue can carry it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class LightbusError(Exception):
@@ -36,6 +40,18 @@ class LightbusError(Exception):
     """
 
     item: int | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with cls(*args), which keyword-only constructors refuse.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[LightbusError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An unpickled error: its message (``args``) and attributes, without ``__init__``."""
+    error = cls.__new__(cls, *args)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(LightbusError):
@@ -115,8 +131,12 @@ class NotSerializable(InvalidArguments):
     """An argument (or a result) cannot be encoded as JSON."""
 
 
-class ValidationError(InvalidArguments):
-    """An argument, an event field or an RPC result does not match the schema.
+class ValidationError(LightbusError, ValueError):
+    """A value does not match the schema: an argument, an event field or an RPC result.
+
+    Raised as :class:`InvalidArgumentValue` (also an :class:`InvalidArguments`, so a
+    ``TypeError``) for the arguments a caller or firer gave, and as this class (a
+    ``ValueError``) for a result and for data that arrived from elsewhere.
 
     Attributes:
         api, name: the RPC or event.
@@ -138,6 +158,9 @@ class ValidationError(InvalidArguments):
         part: str = "parameters",
         side: str = "caller",
     ) -> None:
+        self.api = api
+        self.name = name
+        self.field = field
         self.problem = problem
         self.part = part
         self.side = side
@@ -146,12 +169,11 @@ class ValidationError(InvalidArguments):
         else:
             where = f"argument {field!r} is" if field else "its arguments are"
         remote = " (rejected by the worker)" if side == "worker" else ""
-        super().__init__(
+        # Not super(): in InvalidArgumentValue the next class is InvalidArguments.
+        LightbusError.__init__(
+            self,
             f"{api}.{name}: {where} invalid: {problem}{remote}. "
             f"Fix the value, or see `lightbus dumpschema` for the expected types.",
-            api=api,
-            name=name,
-            field=field,
         )
 
     def detail(self) -> dict[str, str]:
@@ -160,14 +182,24 @@ class ValidationError(InvalidArguments):
 
     @classmethod
     def from_detail(cls, api: str, name: str, detail: dict[str, str]) -> ValidationError:
-        return cls(
+        """The error a worker sent back, for its caller: the caller's own arguments
+        refused are an :class:`InvalidArgumentValue`, a bad result a ValidationError."""
+        part = detail.get("part", "parameters")
+        kind = InvalidArgumentValue if part == "parameters" else ValidationError
+        return kind(
             api=api,
             name=name,
             field=detail.get("field", ""),
             problem=detail.get("problem", ""),
-            part=detail.get("part", "parameters"),
+            part=part,
             side="worker",
         )
+
+
+class InvalidArgumentValue(ValidationError, InvalidArguments):
+    """An argument given to a call or fire has a value that does not match the schema
+    (checked by the caller, or refused by the worker). A ``ValidationError`` and an
+    ``InvalidArguments``: catch either."""
 
 
 class PayloadTooLarge(LightbusError):

@@ -220,11 +220,8 @@ class Path:
         self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any] | None
     ) -> Any:
         api, name = self._split()
-        if args:
-            spec = await self._bus.client.spec(api, name, "rpc")
-            spec.check(args, kwargs)
         timeout = (options or {}).get("timeout")
-        return await self._bus.client.call(api, name, kwargs, timeout=timeout)
+        return await self._bus.client.call(api, name, kwargs, timeout=timeout, args=args)
 
     # ------------------------------------------------------------ events
 
@@ -238,10 +235,7 @@ class Path:
 
     async def _fire(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Message:
         api, name = self._split()
-        if args:
-            spec = await self._bus.client.spec(api, name, "event")
-            spec.check(args, kwargs)
-        return await self._bus.client.fire(api, name, kwargs)
+        return await self._bus.client.fire(api, name, kwargs, args=args)
 
     def fire_many(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
         """Fire the event once per dict of keyword arguments, all in one write; blocking.

@@ -31,11 +31,16 @@ TYPE_NAMES = {
 
 
 class Invalid(Exception):
-    """A value does not match; ``path`` is filled in (innermost first) as it unwinds."""
+    """A value does not match; ``path`` is filled in (innermost first) as it unwinds.
 
-    def __init__(self, problem: str) -> None:
+    ``named`` is the field an object lacks or must not have (``""`` for other problems):
+    the path is the object's, the field is below it.
+    """
+
+    def __init__(self, problem: str, *, named: str = "") -> None:
         super().__init__(problem)
         self.problem = problem
+        self.named = named
         self.steps: list[str | int] = []
 
     @property
@@ -255,7 +260,10 @@ def dependent_required(dependencies: dict[str, list[str]]) -> Check:
             if key in value:
                 for other in needed:
                     if other not in value:
-                        raise Invalid(f"Object with field `{key}` missing required field `{other}`")
+                        raise Invalid(
+                            f"Object with field `{key}` missing required field `{other}`",
+                            named=other,
+                        )
 
     return check
 

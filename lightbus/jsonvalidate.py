@@ -192,12 +192,12 @@ class _Compiler:
                 return  # "type" reports a wrong kind of value
             for key in required:
                 if key not in value:
-                    raise Invalid(f"Object missing required field `{key}`")
+                    raise Invalid(f"Object missing required field `{key}`", named=key)
             for key, item in value.items():
                 check = properties.get(key)
                 if check is None:
                     if forbid:
-                        raise Invalid(f"Object contains unknown field `{key}`")
+                        raise Invalid(f"Object contains unknown field `{key}`", named=key)
                     check = extra_check
                     if check is None:
                         continue

@@ -8,7 +8,6 @@ are the only code that knows this.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from typing import Any, Literal
@@ -104,15 +103,6 @@ _decoder = msgspec.json.Decoder(Message)
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def process_identity() -> tuple[str, int]:
-    return HOST, os.getpid()
-
-
-def encode_value(value: Any) -> bytes:
-    """Encode an arbitrary JSON-safe value (used for payload sizes and the trace)."""
-    return _encoder.encode(value)
 
 
 def _not_serializable(message: Message, exc: Exception) -> NotSerializable:

@@ -29,7 +29,7 @@ from lightbus.invoke import Invoker
 from lightbus.keys import Keys
 from lightbus.settings import Settings
 from lightbus.tracesink import TraceSink
-from lightbus.validation import Checkers
+from lightbus.validation import Validator
 
 logger = logging.getLogger("lightbus")
 
@@ -174,7 +174,7 @@ class Parts:
         keys: every Redis key name.
         tracer: the trace sink: every trace record is built and written through it.
         connections: the redis-py client and the write path (``pipeline()``).
-        checkers: validation of arguments and results, once per message and side.
+        validator: validation of arguments and results, once per message and side.
         invoke: runs user code (plain functions on the thread pool).
         spawn: starts a background task of the client's (cancelled when it closes).
         request_stop: asks the worker to stop, with a reason.
@@ -184,7 +184,7 @@ class Parts:
     keys: Keys
     tracer: TraceSink
     connections: Connections
-    checkers: Checkers
+    validator: Validator
     invoke: Invoker
     spawn: Callable[..., asyncio.Task[Any]]
     request_stop: Callable[[str], None]

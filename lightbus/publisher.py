@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightbus import limits, trace
-from lightbus.envelope import wire_kwargs
 from lightbus.errors import InvalidArguments, LightbusError
 from lightbus.message import FIELD, Message
 
@@ -31,9 +30,17 @@ class Publisher:
         self.directory = directory
         self.envelopes = envelopes
 
-    async def fire(self, api: str, name: str, kwargs: dict[str, Any], **options: Any) -> Message:
+    async def fire(
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        args: tuple[Any, ...] = (),
+        **options: Any,
+    ) -> Message:
         """Fire ``api.name`` with ``kwargs``; return the sent message."""
-        return (await self._fire(api, name, [kwargs], options, batch=False))[0]
+        return (await self._fire(api, name, [kwargs], options, batch=False, args=args))[0]
 
     async def fire_many(
         self, api: str, name: str, items: Iterable[Mapping[str, Any]]
@@ -57,10 +64,10 @@ class Publisher:
         options: dict[str, Any],
         *,
         batch: bool,
+        args: tuple[Any, ...] = (),
     ) -> list[Message]:
         parts = self.parts
-        spec = await self.directory.spec(api, name, "event")
-        checker = await parts.checkers.get(api, name, "event")
+        rule = await parts.validator.rule(api, name, "event")
         made: list[tuple[Message, bytes, dict[str, Any]]] = []
         for index, kwargs in enumerate(items):
             try:
@@ -71,9 +78,8 @@ class Publisher:
                         api=api,
                         name=name,
                     )
-                spec.check((), kwargs)
-                kwargs = spec.with_defaults(dict(kwargs))
-                sent = wire_kwargs(checker, kwargs, "firer", parts.settings)
+                # Checked once: names, values, defaults and wire form (lightbus.rules).
+                kwargs, sent = rule.send(kwargs, side="firer", args=args)
                 message = self.envelopes.make("event", api, name, kwargs=sent, **options)
                 made.append((message, limits.encode(message, parts.settings), kwargs))
             except LightbusError as exc:

@@ -196,6 +196,18 @@ class _Builder:
         return result
 
 
+def parameters_schema(
+    api: str, name: str, params: tuple[Parameter, ...], additional: bool
+) -> dict[str, Any]:
+    """The JSON Schema of one RPC's or event's parameters, as :func:`build` writes it."""
+    return _Builder(api, name, []).object(params, additional)
+
+
+def response_schema(api: str, name: str, annotation: Any) -> dict[str, Any]:
+    """The JSON Schema of one RPC's result, as :func:`build` writes it."""
+    return _Builder(api, name, []).response(annotation)
+
+
 def build(definition: ApiDefinition) -> tuple[dict[str, Any], list[Problem]]:
     """The schema of one API and the annotations it could not express."""
     problems: list[Problem] = []

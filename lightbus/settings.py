@@ -19,7 +19,7 @@ import math
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightbus.errors import ConfigError
@@ -57,6 +57,37 @@ _NON_NEGATIVE = (
 )
 
 
+class FrozenMapping(Mapping[str, float]):
+    """A read-only, hashable copy of a mapping: what a frozen dataclass can hold.
+
+    Equal to a dict with the same items; it pickles, and ``settings.rpc_timeouts[k] = v``
+    raises ``TypeError`` instead of changing every part that shares the settings.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, float] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> float:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMapping, (self._items,))
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything a bus process can be told. All fields have defaults."""
@@ -67,7 +98,7 @@ class Settings:
     module: str = "bus"
     prefix: str = "lightbus"
     rpc_timeout: float = 5.0
-    rpc_timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
+    rpc_timeouts: Mapping[str, float] = dataclasses.field(default_factory=FrozenMapping)
     connect_timeout: float = 5.0
     max_payload_bytes: int = 1_000_000
     max_payload_depth: int = 100
@@ -95,6 +126,8 @@ class Settings:
             object.__setattr__(self, "process_name", f"{host}-{os.getpid()}")
         for field in dataclasses.fields(self):
             _check_type(field.name, getattr(self, field.name), field.type, "argument")
+        # Frozen all the way down: a copy the caller's dict cannot change, nor anyone else.
+        object.__setattr__(self, "rpc_timeouts", FrozenMapping(self.rpc_timeouts))
         if self.trace_max_age < 0:
             raise ConfigError("trace_max_age must be 0 (off) or more seconds", key="trace_max_age")
         for name in _POSITIVE + _NON_NEGATIVE:
@@ -293,7 +326,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "float": (int, float),
     "bool": bool,
     "tuple[str, ...]": tuple,
-    "dict[str, float]": dict,
+    "Mapping[str, float]": Mapping,
 }
 
 
@@ -307,7 +340,7 @@ def _check_type(key: str, value: Any, annotation: Any, source: str) -> None:
     items: Any = value  # isinstance() above narrowed `value` to object
     if annotation == "tuple[str, ...]" and not all(isinstance(v, str) for v in items):
         raise ConfigError(f"Setting {key!r} from {source} must be a list of strings.", key=key)
-    if annotation == "dict[str, float]" and not all(
+    if annotation == "Mapping[str, float]" and not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in items.values()
     ):
         raise ConfigError(
@@ -334,7 +367,7 @@ def _parse_text(key: str, raw: str, annotation: str) -> Any:
         raise ConfigError(f"{env}={raw!r} is not a boolean (use true or false).", key=key)
     if annotation == "tuple[str, ...]":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if annotation == "dict[str, float]":
+    if annotation == "Mapping[str, float]":
         # LIGHTBUS_RPC_TIMEOUTS="auth=10,billing=30"
         mapping: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in raw.split(","))):

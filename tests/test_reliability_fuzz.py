@@ -24,7 +24,7 @@ from lightbus.limits import nests_deeper
 from lightbus.message import Message
 from lightbus.settings import Settings
 from lightbus.trace import TraceRecord
-from lightbus.validation import SchemaChecker, TypedChecker
+from lightbus.validation import SchemaRule, TypedRule
 
 pytestmark = pytest.mark.reliability
 
@@ -192,9 +192,9 @@ PARAMS = (
 def test_typed_and_schema_validators_accept_or_name_the_bad_field(kwargs):
     """Random arguments against typed parameters, on the receiving side of both checkers:
     the one built from annotations (local API) and the one from the published schema."""
-    typed = TypedChecker("api", "name", PARAMS)
+    typed = TypedRule("api", "name", PARAMS)
     entry = api_schema_entry()
-    from_schema = SchemaChecker("api", "name", entry, enforce=True)
+    from_schema = SchemaRule("api", "name", entry, enforce=True)
     for checker in (typed, from_schema):
         try:
             checker.incoming(kwargs, "listener")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lightbus import Api
 from lightbus.api import define
 from lightbus.schema import build
-from lightbus.validation import SchemaChecker, TypedChecker
+from lightbus.validation import SchemaRule, TypedRule
 
 
 class Size(enum.Enum):
@@ -49,8 +49,8 @@ class ShopApi(Api):
 
 DEFINITION = define(ShopApi())
 RPC = DEFINITION.rpcs["order"]
-TYPED = TypedChecker("shop", "order", RPC.parameters, returns=RPC.return_type)
-BY_SCHEMA = SchemaChecker("shop", "order", build(DEFINITION)[0]["rpcs"]["order"], enforce=True)
+TYPED = TypedRule("shop", "order", RPC.parameters, returns=RPC.return_type)
+BY_SCHEMA = SchemaRule("shop", "order", build(DEFINITION)[0]["rpcs"]["order"], enforce=True)
 
 items = st.builds(
     Item,

@@ -18,7 +18,7 @@ import pytest
 from lightbus import Api, Event, Parameter, ValidationError
 from lightbus.api import define
 from lightbus.schema import build, load_schemas
-from lightbus.validation import SchemaChecker, TypedChecker
+from lightbus.validation import SchemaRule, TypedRule
 
 
 class Color(enum.Enum):
@@ -159,7 +159,7 @@ def wire(value: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
-def checkers(annotation: Any) -> tuple[TypedChecker, SchemaChecker, dict[str, Any]]:
+def checkers(annotation: Any) -> tuple[TypedRule, SchemaRule, dict[str, Any]]:
     class TypesApi(Api):
         class Meta:
             name = "types"
@@ -171,9 +171,9 @@ def checkers(annotation: Any) -> tuple[TypedChecker, SchemaChecker, dict[str, An
     schema, problems = build(definition)
     assert problems == []
     rpc = definition.rpcs["take"]
-    typed = TypedChecker("types", "take", rpc.parameters, returns=rpc.return_type)
+    typed = TypedRule("types", "take", rpc.parameters, returns=rpc.return_type)
     entry = schema["rpcs"]["take"]
-    return typed, SchemaChecker("types", "take", entry, enforce=True), entry
+    return typed, SchemaRule("types", "take", entry, enforce=True), entry
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_defaults_make_parameters_optional_and_handler_defaults_apply():
     params = build(definition)[0]["rpcs"]["f"]["parameters"]
     assert params["required"] == ["a"]
     assert params["properties"]["b"]["default"] == [1]
-    typed = TypedChecker("defaults", "f", definition.rpcs["f"].parameters)
+    typed = TypedRule("defaults", "f", definition.rpcs["f"].parameters)
     # Omitted optional parameters are not filled in: the handler's own default applies.
     assert typed.incoming({"a": 1}, "worker") == {"a": 1}
 
@@ -235,12 +235,12 @@ def test_extra_parameters_refused_unless_kwargs():
     schema = build(definition)[0]["rpcs"]
     assert schema["strict"]["parameters"]["additionalProperties"] is False
     assert schema["loose"]["parameters"]["additionalProperties"] is True
-    strict = TypedChecker("extras", "strict", definition.rpcs["strict"].parameters)
+    strict = TypedRule("extras", "strict", definition.rpcs["strict"].parameters)
     with pytest.raises(ValidationError, match="unknown field `b`") as info:
         strict.incoming({"a": 1, "b": 2}, "worker")
     assert info.value.field == "b"
     rpc = definition.rpcs["loose"]
-    loose = TypedChecker("extras", "loose", rpc.parameters, accepts_any=True)
+    loose = TypedRule("extras", "loose", rpc.parameters, accepts_any=True)
     assert loose.incoming({"a": 1, "b": [2]}, "worker") == {"a": 1, "b": [2]}
     assert loose.outgoing({"a": 1, "b": WHEN}) == {"a": 1, "b": "2025-01-02T03:04:05Z"}
 
@@ -260,7 +260,7 @@ def test_event_parameters_from_parameter_objects():
     assert params["properties"]["when"] == {"type": "string", "format": "date-time"}
     assert params["required"] == ["anything", "when"]
     assert params["additionalProperties"] is False
-    typed = TypedChecker("events", "happened", definition.events["happened"].parameters)
+    typed = TypedRule("events", "happened", definition.events["happened"].parameters)
     got = typed.incoming({"anything": {"x": 1}, "when": "2025-01-02T03:04:05Z"}, "listener")
     assert got == {"anything": {"x": 1}, "when": WHEN}
 
@@ -284,7 +284,7 @@ def test_unsupported_annotation_falls_back_to_any_with_a_warning(caplog):
     assert "odd.f: the parameter 'a' is annotated" in str(problems[0])
     assert schema["rpcs"]["f"]["parameters"]["properties"]["a"] == {}
     assert schema["rpcs"]["f"]["response"] == {}
-    typed = TypedChecker("odd", "f", definition.rpcs["f"].parameters)
+    typed = TypedRule("odd", "f", definition.rpcs["f"].parameters)
     thing = Opaque()
     assert typed.incoming({"a": thing, "b": 1}, "worker")["a"] is thing
     with pytest.raises(ValidationError):
@@ -326,11 +326,11 @@ def test_meta_validate_false_is_published_and_relaxes_checks():
     schema = build(definition)[0]
     assert schema["validate"] is False
     rpc = definition.rpcs["f"]
-    typed = TypedChecker("lax", "f", rpc.parameters, returns=rpc.return_type, enforce=False)
+    typed = TypedRule("lax", "f", rpc.parameters, returns=rpc.return_type, enforce=False)
     assert typed.incoming({"when": "nonsense"}, "worker") == {"when": "nonsense"}
     assert typed.incoming({"when": "2025-01-02T03:04:05Z"}, "worker") == {"when": WHEN}
     assert typed.result_out("not an int") == "not an int"
-    relaxed = SchemaChecker("lax", "f", schema["rpcs"]["f"], enforce=False)
+    relaxed = SchemaRule("lax", "f", schema["rpcs"]["f"], enforce=False)
     assert relaxed.incoming({"when": 5}, "worker") == {"when": 5}
 
 
@@ -352,9 +352,9 @@ def test_nested_field_paths():
 
     definition = define(OrdersApi())
     entry = build(definition)[0]["rpcs"]["place"]
-    typed = TypedChecker("orders", "place", definition.rpcs["place"].parameters)
+    typed = TypedRule("orders", "place", definition.rpcs["place"].parameters)
     bad = {"order": {"lines": [{"sku": "a", "quantity": 1}, {"sku": "b", "quantity": "2"}]}}
-    for checker in (typed, SchemaChecker("orders", "place", entry, enforce=True)):
+    for checker in (typed, SchemaRule("orders", "place", entry, enforce=True)):
         with pytest.raises(ValidationError) as info:
             checker.incoming(bad, "worker")
         assert info.value.field == "order.lines[1].quantity"
@@ -379,7 +379,7 @@ def test_schema_files_round_trip(tmp_path):
 
 def test_event_parameter_names_need_not_be_identifiers():
     params = (Parameter("order-id", int), Parameter("class", str, "a"))
-    typed = TypedChecker("odd", "named", params)
+    typed = TypedRule("odd", "named", params)
     assert typed.incoming({"order-id": 1}, "listener") == {"order-id": 1}
     assert typed.outgoing({"order-id": 1, "class": "b"}) == {"order-id": 1, "class": "b"}
     with pytest.raises(ValidationError) as info:
@@ -394,7 +394,7 @@ def test_a_local_caller_checks_python_values_as_given():
 
         def f(self, label: str, when: datetime.datetime) -> None: ...
 
-    typed = TypedChecker("strict", "f", define(StrictApi()).rpcs["f"].parameters)
+    typed = TypedRule("strict", "f", define(StrictApi()).rpcs["f"].parameters)
     with pytest.raises(ValidationError) as info:
         typed.outgoing({"label": datetime.date(2025, 1, 2), "when": WHEN})
     assert (info.value.field, info.value.problem) == ("label", "Expected `str`, got `date`")
@@ -411,7 +411,7 @@ def test_results_are_checked_as_returned():
         def f(self) -> str: ...
 
     rpc = define(ResultApi()).rpcs["f"]
-    typed = TypedChecker("results", "f", rpc.parameters, returns=rpc.return_type)
+    typed = TypedRule("results", "f", rpc.parameters, returns=rpc.return_type)
     with pytest.raises(ValidationError) as info:
         typed.result_out(datetime.date(2025, 1, 2))
     assert (info.value.part, info.value.problem) == ("result", "Expected `str`, got `date`")

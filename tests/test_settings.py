@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 
 from lightbus import ConfigError, Settings
@@ -92,3 +95,19 @@ def test_unknown_keyword():
 )
 def test_redacted_urls(url, shown):
     assert redact_url(url) == shown
+
+
+def test_settings_are_frozen_all_the_way_down():
+    given = {"auth": 10.0}
+    settings = Settings(rpc_timeouts=given)
+    given["auth"] = 99.0  # the caller's dict is copied, not held
+    assert settings.rpc_timeouts == {"auth": 10.0}
+    with pytest.raises(TypeError):
+        settings.rpc_timeouts["auth"] = 1.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.rpc_timeout = 1.0  # type: ignore[misc]
+    assert hash(settings) == hash(
+        Settings(rpc_timeouts={"auth": 10.0}, process_name=settings.process_name)
+    )
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    assert dataclasses.replace(settings, rpc_timeout=2.0).rpc_timeouts == {"auth": 10.0}

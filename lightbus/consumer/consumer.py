@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lightbus.arguments import ArgSpec
 from lightbus.connection import guarded
 from lightbus.consumer.listener import Listener, ListenerRunner
 
@@ -54,13 +53,11 @@ class Consumer:
                 f"pass a different listener_name"
             )
         for api, event in events:
-            definition = self.directory.apis.get(api)
-            if definition is not None and event in definition.events:
+            rule = self.parts.validator.local(api, event, "event")
+            if rule is not None:
                 # Known here: refuse a handler that cannot take the event at once (an API
                 # known only from the registry is checked when the listener starts).
-                parameters = definition.events[event].parameters
-                spec = ArgSpec.from_parameters(api, event, "event", parameters)
-                spec.check_handler(handler, name)
+                rule.check_handler(handler, name)
         listener = Listener(tuple(events), handler, name, since, max_attempts, on_error)
         self.listeners.append(listener)
         return listener
@@ -79,8 +76,8 @@ class Consumer:
         directory = self.directory
         for api, name in listener.events:
             if api in directory.apis or await directory.remote_schema(api) is not None:
-                spec = await directory.spec(api, name, "event")
-                spec.check_handler(listener.handler, listener.name)
+                rule = await self.parts.validator.rule(api, name, "event")
+                rule.check_handler(listener.handler, listener.name)
 
     async def start(self, listener: Listener) -> ListenerRunner:
         """Check the events, create the consumer groups and consume in a background task.

@@ -92,7 +92,7 @@ async def _deliver(runner: Holder, entry: Entry) -> None:
 
 async def _handle_message(runner: Holder, entry: Entry, message: Message) -> None:
     try:
-        local = runner.parts.checkers.local(message.api, message.name, "event")
+        local = runner.parts.validator.local(message.api, message.name, "event")
         if local is not None:  # the API is defined here: no lookup, no await
             kwargs = local.incoming(message.kwargs, "listener")
         else:
@@ -174,7 +174,7 @@ async def _checked_kwargs(runner: Holder, message: Message) -> dict[str, Any]:
     absent_since = runner.unchecked.get(key)
     if absent_since is not None and time.monotonic() - absent_since < SCHEMA_RECHECK_SECONDS:
         return message.kwargs
-    checker = await runner.parts.checkers.for_listener(message.api, message.name)
+    checker = await runner.parts.validator.for_listener(message.api, message.name)
     if checker is None:
         runner.unchecked[key] = time.monotonic()
         return message.kwargs

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from lightbus import context, ids, limits, trace
 from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff, describe
-from lightbus.envelope import Envelopes, wire_kwargs
+from lightbus.envelope import Envelopes
 from lightbus.errors import RemoteError, RpcTimeout
 from lightbus.message import ErrorInfo, Message, now_ms
 from lightbus.validation import remote_validation_error
@@ -48,15 +48,20 @@ class RpcCaller:
         self.replies: ReplyReader | None = None
 
     async def call(
-        self, api: str, name: str, kwargs: dict[str, Any], *, timeout: float | None = None
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        args: tuple[Any, ...] = (),
     ) -> Any:
         """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result."""
         parts = self.parts
         settings, tracer = parts.settings, parts.tracer
-        spec = await self.directory.spec(api, name, "rpc")
-        spec.check((), kwargs)
-        checker = await parts.checkers.get(api, name, "rpc")
-        kwargs = wire_kwargs(checker, kwargs, "caller", settings)
+        # Checked once: names, values, and their wire form (lightbus.rules).
+        rule = await parts.validator.rule(api, name, "rpc")
+        kwargs = rule.send(kwargs, side="caller", args=args).wire
         timeout = timeout or settings.rpc_timeouts.get(api) or settings.rpc_timeout
         if self.replies is None:
             self.replies = ReplyReader(parts)
@@ -118,7 +123,7 @@ class RpcCaller:
                 remote_message=reply.error.message,
                 remote_traceback=reply.error.traceback,
             )
-        return checker.result_in(reply.result)
+        return rule.result_in(reply.result)
 
     async def close(self) -> None:
         replies, self.replies = self.replies, None

@@ -272,17 +272,12 @@ class RpcServer:
         if rpc is None:
             raise UnknownName(call.api, call.name, kind="rpc", known=definition.rpcs)
         parts = self.parts
-        checker = await parts.checkers.get(call.api, call.name, "rpc")
-        # Validation first: its ValidationError (names included) travels back intact.
-        kwargs = checker.incoming(call.kwargs, "worker")
-        spec = await self.directory.spec(call.api, call.name, "rpc")
-        spec.check((), call.kwargs)
+        rule = await parts.validator.rule(call.api, call.name, "rpc")
+        # Its ValidationError (names included) travels back to the caller intact.
+        kwargs = rule.incoming(call.kwargs, "worker")
         method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
         result = await parts.invoke(method, trace=(call.trace_id, call.span_id, call.id), **kwargs)
-        try:
-            return checker.result_out(result)
-        except RecursionError:  # the result nests deeper than any decoder reads
-            raise limits.beyond_recursion(call.api, call.name, parts.settings) from None
+        return rule.result_out(result)
 
     def _duplicate(self, call: Message) -> bool:
         seen = self._seen
@@ -302,7 +297,8 @@ def _log_failure(call: Message, exc: Exception) -> None:
         getattr(exc, "api", None) == call.api and getattr(exc, "name", call.name) == call.name
     )
     refused = isinstance(exc, UnknownApi | UnknownName) or (
-        isinstance(exc, InvalidArguments) and getattr(exc, "part", "parameters") == "parameters"
+        isinstance(exc, InvalidArguments | ValidationError)
+        and getattr(exc, "part", "parameters") == "parameters"
     )
     if refused and about_this_call:
         # The caller's mistake, told to the caller in full: one line here, no traceback.

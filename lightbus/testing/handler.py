@@ -22,7 +22,7 @@ from lightbus.api import Api, ApiDefinition, define
 from lightbus.arguments import ArgSpec
 from lightbus.message import Message, now_ms
 from lightbus.settings import Settings
-from lightbus.validation import Checkers
+from lightbus.validation import Validator
 
 __all__ = ["make_event", "run_handler", "run_handler_async"]
 
@@ -230,7 +230,9 @@ async def _through_the_wire(
     spec = ArgSpec.from_parameters(message.api, message.name, "event", declared.parameters)
     spec.check((), kwargs)
     spec.check_handler(handler, getattr(handler, "__qualname__", repr(handler)))
-    checker = await Checkers(cast(Any, _OneApi(definition))).get(message.api, message.name, "event")
+    checker = await Validator(cast(Any, _OneApi(definition))).rule(
+        message.api, message.name, "event"
+    )
     sent = checker.outgoing(spec.with_defaults(kwargs), "firer")
     message.kwargs = sent
     return checker.incoming(sent, "listener")
