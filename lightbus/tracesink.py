@@ -46,6 +46,7 @@ REDACTED = "***"
 Item = TraceRecord | MessageStep
 
 _encoder = msgspec.json.Encoder()
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union on every call
 
 
 class _Pipeline(Protocol):
@@ -184,7 +185,7 @@ class TraceSink:
 
     def set_payload(self, record: TraceRecord, payload: Any) -> None:
         redacted = False
-        if self.redact and isinstance(payload, dict | list) and _names_any(payload, self.redact):
+        if self.redact and isinstance(payload, _CONTAINERS) and _names_any(payload, self.redact):
             payload, redacted = _redact(payload, self.redact)
         try:
             text = _encoder.encode(payload).decode()
@@ -295,11 +296,11 @@ def _names_any(value: Any, names: frozenset[str]) -> bool:
         for key, item in value.items():
             if isinstance(key, str) and key.lower() in names:
                 return True
-            if isinstance(item, dict | list) and _names_any(item, names):
+            if isinstance(item, _CONTAINERS) and _names_any(item, names):
                 return True
         return False
     if isinstance(value, list):
-        return any(isinstance(item, dict | list) and _names_any(item, names) for item in value)
+        return any(isinstance(item, _CONTAINERS) and _names_any(item, names) for item in value)
     return False
 
 
