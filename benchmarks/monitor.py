@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         url, rate, seconds = args.write
         print(json.dumps(asyncio.run(write(url, int(rate), float(seconds)))))
         return 0
-    from lightbus_tools.redis_server import RedisServer
+    from lightbus.embedded import RedisServer
 
     server = RedisServer().start()
     try:

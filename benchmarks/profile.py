@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks import workloads
 from benchmarks.sides import BusSide, WorkerProcess, child_env
-from lightbus_tools.redis_server import RedisServer
+from lightbus.embedded import RedisServer
 
 
 async def _drive(url: str, workload: str, count: int, trace: bool) -> None:

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from benchmarks import monitor, startup, tracereader, workloads
 from benchmarks.report import Report, machine, percentile
 from benchmarks.sides import BusSide, FloorSide, Side, WorkerProcess
-from lightbus_tools.redis_server import RedisServer
+from lightbus.embedded import RedisServer
 
 
 @dataclass(frozen=True)

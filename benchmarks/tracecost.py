@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from benchmarks import workloads
 from benchmarks.sides import BusSide, WorkerProcess
-from lightbus_tools.redis_server import RedisServer
+from lightbus.embedded import RedisServer
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAIRINGS = {  # name: (caller traces, prefix of the worker it calls)

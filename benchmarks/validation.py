@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import lightbus
 from lightbus import Api
 from lightbus.api import define
+from lightbus.embedded import RedisServer
 from lightbus.schema import build
 from lightbus.validation import SchemaChecker, TypedChecker
 from lightbus.worker import Worker
-from lightbus_tools.redis_server import RedisServer
 
 
 class Color(enum.Enum):

@@ -21,6 +21,8 @@ from typing import Any
 from lightbus import __version__
 from lightbus.errors import LightbusError
 
+__all__ = ["COMMANDS", "main"]
+
 # name -> (module providing add_arguments/main, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lightbus.run_command", "run a worker: serve RPCs, listeners and schedules"),

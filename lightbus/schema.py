@@ -17,6 +17,12 @@ event and the parameter is logged.
 
 Workers publish these schemas to the registry; callers validate against them;
 :func:`load_schemas` reads the files that ``lightbus dumpschema`` writes.
+
+This is a public module (``docs/reference/python-api.md``): :func:`api_schema`,
+:func:`schema_hash`, :func:`dumps`, :func:`load_schemas` (raising
+:class:`SchemaFileError`), :func:`live_schemas` (the registry, read), and the wire shapes
+that renderings such as AsyncAPI use: :func:`envelope`, :func:`error_info`,
+:func:`message_body`, :func:`channel_address` and :data:`ENTRY_FIELD`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,20 @@ from lightbus.message import FIELD, REPLY_FIELD, body_schema, envelope_schema, e
 from lightbus.typeschema import components, has_json_form, json_default
 
 logger = logging.getLogger("lightbus.schema")
+
+__all__ = [
+    "ENTRY_FIELD",
+    "SchemaFileError",
+    "api_schema",
+    "channel_address",
+    "dumps",
+    "envelope",
+    "error_info",
+    "live_schemas",
+    "load_schemas",
+    "message_body",
+    "schema_hash",
+]
 
 REF_TEMPLATE = "#/$defs/{name}"
 
@@ -342,3 +362,17 @@ def _load_file(path: Path) -> dict[str, dict[str, Any]]:
     if {"rpcs", "events"} & set(document):
         return {path.stem: check_api_schema(path.stem, document, str(path))}
     return {api: check_api_schema(api, s, str(path)) for api, s in sorted(document.items())}
+
+
+async def live_schemas(bus: Any) -> dict[str, dict[str, Any]]:
+    """Every API schema published on the bus right now (by workers serving the API), by
+    API name. ``bus`` is a :class:`~lightbus.Bus` or its client.
+
+    Raises:
+        BusConnectionError: Redis cannot be reached.
+    """
+    from lightbus.busaccess import access
+    from lightbus.registry import fetch_all_schemas
+
+    conn = access(bus)
+    return await conn.guard(fetch_all_schemas(conn.redis, conn.keys))

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import lightbus
 from lightbus import registry, trace
-from lightbus.busmodule import import_bus, import_failure, user_frames
 from lightbus.connection import describe, guarded
 from lightbus.message import HOST
 from lightbus.rpc.server import RpcServer
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
     from lightbus.client import BusClient
 
 logger = logging.getLogger("lightbus.worker")
-
-# import_bus and friends live in lightbus.busmodule; kept importable here for the tools.
-__all__ = ["Worker", "import_bus", "import_failure", "user_frames"]
 
 
 class Worker:

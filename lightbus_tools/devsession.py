@@ -27,10 +27,8 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from lightbus import BusConnectionError, Settings
-from lightbus.settings import DEFAULT_REDIS_URL, EMBEDDED, redact_url
-from lightbus_tools import embedded
-from lightbus_tools.redis_server import NoServerBinary
+from lightbus import BusConnectionError, Settings, embedded
+from lightbus.embedded import DEFAULT_REDIS_URL, EMBEDDED, NoServerBinary, redact_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

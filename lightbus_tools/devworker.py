@@ -38,7 +38,7 @@ from rich.traceback import Traceback
 from watchfiles import Change, watch
 
 from lightbus import BusModuleError, Settings
-from lightbus.message import HOST
+from lightbus.workers import HOST
 from lightbus_tools import devsession
 
 IMPORT_FAILED = 3
@@ -239,8 +239,7 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
 
 def run_child(module: str, log_level: str, reloaded: dict[str, Any] | None = None) -> int:
     """Import the bus module and serve it; a failed import is shown, not crash-looped."""
-    from lightbus.busmodule import import_bus, user_frames
-    from lightbus.worker import Worker
+    from lightbus.workers import Worker, import_bus, user_frames
 
     logging.basicConfig(
         level=log_level.upper(),

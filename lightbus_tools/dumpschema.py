@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import lightbus
-from lightbus.errors import BusConnectionError, BusModuleError, LightbusError
-from lightbus.schema import api_schema, dumps, schema_hash
-from lightbus.worker import import_bus
+from lightbus import BusConnectionError, BusModuleError, LightbusError
+from lightbus.schema import api_schema, dumps, live_schemas, schema_hash
+from lightbus.workers import import_bus
 from lightbus_tools.asyncapi import render
 
 
@@ -112,6 +112,6 @@ async def _live(bus: lightbus.Bus) -> dict[str, dict[str, Any]]:
     client = bus.client
     client.bind(asyncio.get_running_loop())
     try:
-        return await client.live_schemas()
+        return await live_schemas(bus)
     finally:
         await client.close()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lightbus_tools import devsession, embedded
+from lightbus import embedded
+from lightbus_tools import devsession
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,9 +17,8 @@ from datetime import datetime
 from rich.console import Console
 from rich.text import Text
 
-from lightbus import BusClient, BusConnectionError, Settings, TraceReader, read_trace, trace
-from lightbus.trace import TraceRecord
-from lightbus.traceentries import stream_position
+from lightbus import BusClient, BusConnectionError, Settings, TraceReader, TraceRecord, read_trace
+from lightbus import tracing as trace
 
 PAYLOAD_CHARS = 60
 
@@ -146,8 +145,8 @@ class TraceFeed:
 
 
 def _ms(stream_id: str) -> int:
-    return stream_position(stream_id)[0]
+    return trace.position(stream_id)[0]
 
 
 def _after(stream_id: str, last: str) -> bool:
-    return stream_position(stream_id) > stream_position(last)
+    return trace.is_after(stream_id, last)

@@ -4,6 +4,9 @@ For a person: a rich table, oldest first, of the newest ``--limit`` matching rec
 For a program: ``--json`` prints one JSON object per line, every record field included.
 ``--follow`` keeps printing records as they are written, until interrupted.
 ``--workers`` lists the workers' heartbeats instead of trace records.
+``--backlog`` shows, per event stream and consumer group, how far each listener is behind
+(:func:`lightbus.groups.backlog`, the figures of the monitor's backlog screen).
+``--output json`` (or ``--json``) prints JSON lines for any of them.
 """
 
 from __future__ import annotations
@@ -18,13 +21,28 @@ from rich.console import Console
 from rich.table import Table
 
 import lightbus
-from lightbus import registry, trace
+from lightbus import tracing as trace
+from lightbus import workers as registry
+from lightbus_tools import backlog
 from lightbus_tools.recordtable import record_line, record_table
 from lightbus_tools.timespec import EXAMPLES, parse_time
 
 DEFAULT_LIMIT = 100
-KINDS = ("event", "rpc", "worker", "replay")
-STATUSES = ("ok", "error", "dead", "expired", "timeout")
+STATUSES = trace.STATUSES
+KINDS = trace.KINDS
+# Options that filter or shape trace records: (option, attribute).
+_TRACE_ONLY = (
+    ("--kind", "kind"),
+    ("--step", "step"),
+    ("--status", "status"),
+    ("--service", "service"),
+    ("--trace", "trace"),
+    ("--message", "message"),
+    ("--since", "since"),
+    ("--until", "until"),
+    ("--follow", "follow"),
+    ("--all", "all"),
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +76,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the newest N matching records (default {DEFAULT_LIMIT}; 0 for all)",
     )
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="a table for a person (default) or one JSON object per line",
+    )
+    parser.add_argument("--json", action="store_true", help="the same as --output json")
     parser.add_argument("--workers", action="store_true", help="list live workers instead")
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="per event stream and consumer group: length, lag, pending, oldest pending "
+        "age, highest attempt, dead letters (--api/--name narrow it)",
+    )
     parser.add_argument(
         "--all", action="store_true", help="with --workers: include workers that stopped beating"
     )
@@ -67,6 +97,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    args.json = args.json or args.output == "json"
+    if args.backlog and args.workers:
+        print("lightbus inspect: error: choose one of --backlog and --workers", file=sys.stderr)
+        return 2
+    if args.backlog:
+        given = [option for option, value in _TRACE_ONLY if getattr(args, value)]
+        if given:
+            print(
+                f"lightbus inspect: error: --backlog reads the consumer groups, not the trace "
+                f"stream; it takes no {', '.join(given)} (only --api and --name)",
+                file=sys.stderr,
+            )
+            return 2
     if args.follow and args.until is not None:
         print("lightbus inspect: error: --until cannot be used with --follow", file=sys.stderr)
         return 2
@@ -86,6 +129,8 @@ async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
     try:
         if args.workers:
             return await _workers(bus, args, console)
+        if args.backlog:
+            return await backlog.show(bus, args, console)
         return await _records(bus, args, console)
     finally:
         await bus.client.close()
@@ -160,7 +205,7 @@ async def _message(reader: lightbus.TraceReader, args: argparse.Namespace, conso
 
 
 async def _workers(bus: lightbus.Bus, args: argparse.Namespace, console: Console) -> int:
-    workers = await registry.workers(bus, include_dead=args.all)
+    workers = await registry.list_workers(bus, include_dead=args.all)
     if args.json:
         for worker in workers:
             row = {field: getattr(worker, field) for field in worker.__struct_fields__}

@@ -19,9 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 import lightbus
-from lightbus import registry
-from lightbus.errors import LightbusError
-from lightbus.schema import SchemaFileError, load_schemas
+from lightbus import LightbusError, workers
+from lightbus.schema import SchemaFileError, live_schemas, load_schemas
 from lightbus_tools.schemadiff import Change, compare
 
 LIVE = "live"
@@ -79,11 +78,11 @@ async def _live() -> tuple[dict[str, Any], dict[str, dict[str, list[str]]]]:
     client = bus.client
     client.bind(asyncio.get_running_loop())
     try:
-        schemas = await client.live_schemas()
-        workers = await registry.list_workers(client.redis, client.keys)
+        schemas = await live_schemas(bus)
+        beats = await workers.list_workers(bus)
     finally:
         await client.close()
-    return schemas, registry.clashes(workers)
+    return schemas, workers.clashes(beats)
 
 
 def _print(changes: list[Change], old: str, new: str) -> None:

@@ -4,7 +4,9 @@
 there is no bus module), on the Redis a development command chooses (the embedded
 server when needed). The APIs are listed on start: those defined locally and those live
 on the bus (from the registry's schemas). Tab completion covers ``bus.<api>.<name>`` for
-both, and blocking calls work at the prompt. IPython is used when it is installed (and
+both, and blocking calls work at the prompt. The bus module's bus object is left as it is:
+the prompt's ``bus`` is a view of it (:class:`ShellBus`) that adds the live APIs to
+completion and passes everything else to the bus. IPython is used when it is installed (and
 ``--plain`` is not given); otherwise the standard REPL with readline completion.
 """
 
@@ -20,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 import lightbus
-from lightbus import Bus, BusModuleError, Settings, registry
-from lightbus.facade import Path as BusPath
-from lightbus.worker import import_bus
+from lightbus import Bus, BusModuleError, Settings
+from lightbus.schema import live_schemas as read_live_schemas
+from lightbus.workers import import_bus
 from lightbus_tools import devsession
 
 
@@ -45,13 +47,13 @@ def main(args: argparse.Namespace) -> int:
         bus = load_bus(args.module or Settings.resolve().module, console)
         try:
             live = live_schemas(bus)
-            enable_completion(bus, live)
             console.print(api_table(bus, live))
             banner = (
                 "`bus` is ready: bus.<api>.<rpc>(...) calls, bus.<api>.<event>.fire(...) "
                 "fires. Tab completes. Ctrl-D exits."
             )
-            interact({"bus": bus, "lightbus": lightbus}, banner, plain=args.plain)
+            namespace = {"bus": ShellBus(bus, live), "lightbus": lightbus}
+            interact(namespace, banner, plain=args.plain)
         finally:
             bus.close()
     return 0
@@ -69,11 +71,8 @@ def load_bus(module: str, console: Console) -> Bus:
 def live_schemas(bus: Bus) -> dict[str, dict[str, Any]]:
     """The schemas of every API live on the bus (empty if Redis does not answer)."""
 
-    async def fetch() -> dict[str, dict[str, Any]]:
-        return await registry.fetch_all_schemas(bus.client.redis, bus.client.keys)
-
     try:
-        return bus.run(fetch(), "fetching the live schemas")
+        return bus.run(read_live_schemas(bus), "fetching the live schemas")
     except Exception:
         return {}
 
@@ -97,60 +96,87 @@ def api_table(bus: Bus, live: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-class _ShellBus(Bus):
-    """The bus, with completion extended to APIs live on the bus but not defined here."""
+class ShellBus:
+    """The prompt's ``bus``: a view of the bus that also completes APIs live on the bus.
 
-    _live: dict[str, dict[str, Any]]
+    ``bus.<api>.<name>`` reaches the same RPCs and events as on the bus itself (calls
+    go through it); ``dir()`` adds the APIs, RPCs and events of the live schemas. Every
+    other attribute (``client``, ``close``...) is the bus's own.
+    """
 
-    def __getattr__(self, name: str) -> _ShellPath:
+    __slots__ = ("_bus", "_live")
+
+    def __init__(self, bus: Bus, live: dict[str, dict[str, Any]]) -> None:
+        self._bus = bus
+        self._live = live
+
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return _ShellPath(self, name)
+        if hasattr(type(self._bus), name) or name in vars(self._bus):
+            return getattr(self._bus, name)
+        return ShellPath(self, name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | {a.split(".")[0] for a in self._live})
+        return sorted(set(dir(self._bus)) | {a.split(".")[0] for a in self._live})
+
+    def __repr__(self) -> str:
+        return repr(self._bus)
 
 
-class _ShellPath(BusPath):
-    __slots__ = ()
+class ShellPath:
+    """``bus.<api>.<name>`` at the prompt: the bus's own path, with live names completed."""
 
-    def __getattr__(self, name: str) -> _ShellPath:
+    __slots__ = ("_path", "_shell")
+
+    def __init__(self, shell: ShellBus, path: str) -> None:
+        self._shell = shell
+        self._path = path
+
+    def _target(self) -> Any:
+        target: Any = self._shell._bus
+        for part in self._path.split("."):
+            target = getattr(target, part)
+        return target
+
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return _ShellPath(self._bus, f"{self._path}.{name}")
+        target = self._target()
+        if hasattr(type(target), name):  # call_async, fire, listen...
+            return getattr(target, name)
+        return ShellPath(self._shell, f"{self._path}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
 
     def __dir__(self) -> list[str]:
-        names = set(super().__dir__())
-        live: dict[str, dict[str, Any]] = getattr(self._bus, "_live", {})
+        names = set(dir(self._target()))
+        live = self._shell._live
         schema = live.get(self._path, {})
         names |= set(schema.get("rpcs", {})) | set(schema.get("events", {}))
         prefix = self._path + "."
         names |= {a[len(prefix) :].split(".")[0] for a in live if a.startswith(prefix)}
         return sorted(names)
 
+    def __repr__(self) -> str:
+        return repr(self._target())
+
     def _is_rpc(self) -> bool:
         api, _, name = self._path.rpartition(".")
-        local = self._bus.client.apis.get(api)
+        local = self._shell._bus.client.apis.get(api)
         if local is not None:
             return name in local.rpcs
-        live: dict[str, dict[str, Any]] = getattr(self._bus, "_live", {})
-        return name in live.get(api, {}).get("rpcs", {})
+        return name in self._shell._live.get(api, {}).get("rpcs", {})
 
 
 class _Completer(rlcompleter.Completer):
     """The standard completer, but ``(`` only after an RPC: an API or event is not called."""
 
     def _callable_postfix(self, val: Any, word: str) -> str:
-        if isinstance(val, _ShellPath) and not val._is_rpc():
+        if isinstance(val, ShellPath) and not val._is_rpc():
             return word
         return str(super()._callable_postfix(val, word))  # type: ignore[misc]
-
-
-def enable_completion(bus: Bus, live: dict[str, dict[str, Any]]) -> None:
-    # The very object of the bus module is kept (code that imported it sees the same bus);
-    # only its class changes, to a subclass that adds no state but the live schemas.
-    bus.__class__ = _ShellBus
-    bus._live = live  # type: ignore[attr-defined]
 
 
 def interact(namespace: dict[str, Any], banner: str, *, plain: bool) -> None:

@@ -23,7 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 import lightbus
-from lightbus.tracetree import Handling, TraceNode
+from lightbus import Handling, TraceNode
 from lightbus_tools.recordtable import STATUS_STYLE, duration
 
 

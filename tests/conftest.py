@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from lightbus_tools.redis_server import RedisServer
+from lightbus.embedded import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

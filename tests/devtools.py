@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT, WorkerProcess
 
-from lightbus_tools.embedded import alive
+from lightbus.embedded import alive
 
 
 def dev_env(**extra: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lightbus import BusClient, BusConnectionError, Settings
-from lightbus_tools.redis_server import free_port
+from lightbus.embedded import free_port
 
 
 @pytest.fixture

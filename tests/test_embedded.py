@@ -17,9 +17,8 @@ from rich.console import Console
 from support import wait_until
 
 from lightbus import ConfigError, Settings
+from lightbus.embedded import alive, free_port
 from lightbus_tools import devsession
-from lightbus_tools.embedded import alive
-from lightbus_tools.redis_server import free_port
 
 QUICKSTART = (ROOT / "examples" / "quickstart" / "bus.py").read_text()
 

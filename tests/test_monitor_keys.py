@@ -8,6 +8,7 @@ from monitor_story import SalesApi, sales_fixture, story_told  # noqa: F401 (the
 from textual.binding import Binding
 
 import lightbus
+from lightbus.embedded import RedisServer
 from lightbus_tools.monitor.messages import ReplayPlan
 from lightbus_tools.monitor.screens.apis import ApisScreen
 from lightbus_tools.monitor.screens.backlog import BacklogScreen
@@ -17,7 +18,6 @@ from lightbus_tools.monitor.screens.live import LiveScreen
 from lightbus_tools.monitor.screens.prompts import HelpScreen
 from lightbus_tools.monitor.screens.replay import ConfirmReplay
 from lightbus_tools.monitor.screens.workers import WorkersScreen
-from lightbus_tools.redis_server import RedisServer
 
 # ---------------------------------------------------------------- keys everywhere
 

@@ -17,7 +17,7 @@ from faults import BUS_SOURCE, ended, producer, read_log, worker_env
 from support import wait_until
 
 import lightbus
-from lightbus_tools.redis_server import RedisServer
+from lightbus.embedded import RedisServer
 
 pytestmark = pytest.mark.reliability
 

@@ -16,8 +16,8 @@ from faults import BUS_SOURCE, ROOT, ended, producer, worker_env
 from support import wait_until
 
 import lightbus
+from lightbus.embedded import RedisServer, free_port
 from lightbus.settings import Settings
-from lightbus_tools.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.reliability
 

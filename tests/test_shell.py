@@ -13,7 +13,8 @@ import time
 import pytest
 from conftest import ROOT
 
-from lightbus_tools.shell import enable_completion, live_schemas
+import lightbus
+from lightbus_tools.shell import ShellBus, live_schemas
 
 QUICKSTART = ROOT / "examples" / "quickstart"
 
@@ -133,10 +134,12 @@ def test_completion_covers_apis_live_on_the_bus(project, start_worker, bus_facto
     bus = bus_factory()  # defines no API itself
     live = live_schemas(bus)
     assert "stock" in live
-    enable_completion(bus, live)
-    assert "stock" in dir(bus)
-    assert {"level", "low", "call_async", "fire"} <= set(dir(bus.stock))
-    assert bus.stock.level(sku="x") == 7  # still the same bus
+    shell_bus = ShellBus(bus, live)
+    assert "stock" in dir(shell_bus)
+    assert {"level", "low", "call_async", "fire"} <= set(dir(shell_bus.stock))
+    assert shell_bus.stock.level(sku="x") == 7  # through the same bus
+    assert shell_bus.client is bus.client
+    assert type(bus) is lightbus.Bus  # the bus module's object is left as it was
 
 
 def test_ipython_is_used_when_installed(start_worker, worker_env):

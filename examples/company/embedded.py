@@ -1,8 +1,5 @@
-"""The Redis the company runs on: the project's embedded server of the development loop.
-
-The one module of the example that reaches past ``lightbus``'s top-level names: the
-embedded server lives in ``lightbus_tools.embedded`` until the runtime's public surface
-offers it as ``lightbus.embedded``; only this module changes then.
+"""The Redis the company runs on: the project's embedded server of the development loop
+(:mod:`lightbus.embedded`).
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightbus_tools import embedded as _embedded
+from lightbus import embedded as _embedded
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,10 @@ import subprocess
 import sys
 import time
 
-import redis
 from rich.console import Console
 
 import lightbus
-from lightbus.keys import Keys
+from lightbus import workers as live_workers
 from lightbus_tools.devsession import development_redis
 from lightbus_tools.feed import TraceFeed
 
@@ -77,11 +76,14 @@ def start_worker(module: str) -> subprocess.Popen[bytes]:
 
 def wait_for_workers(url: str, count: int, workers: list[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + 20
-    with redis.Redis.from_url(url) as client:
-        while client.hlen(Keys().workers) < count:
+    bus = lightbus.create(redis_url=url)
+    try:
+        while len(bus.run(live_workers.list_workers(bus), "listing the workers")) < count:
             if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
                 raise SystemExit("demo: a worker did not start (see its error above)")
             time.sleep(0.05)
+    finally:
+        bus.close()
 
 
 def drive(console: Console, deadline: float) -> None:

@@ -15,11 +15,10 @@ import asyncio
 import concurrent.futures
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from lightbus import context, ids
 from lightbus.api import Api, ApiDefinition, define
-from lightbus.arguments import ArgSpec
 from lightbus.message import Message, now_ms
 from lightbus.settings import Settings
 from lightbus.validation import Validator
@@ -184,7 +183,7 @@ def _prepare(
 
 
 class _OneApi:
-    """What the bus's checkers read (the APIs defined here, schemas, the registry), for
+    """What the bus's Validator reads (the APIs defined here, schemas, the registry), for
     one API defined here and nothing else: no Redis is involved."""
 
     def __init__(self, definition: ApiDefinition) -> None:
@@ -227,15 +226,11 @@ async def _through_the_wire(
             f"run_handler(): the API {definition.name!r} has no event {message.name!r} "
             f"(its events: {known})"
         )
-    spec = ArgSpec.from_parameters(message.api, message.name, "event", declared.parameters)
-    spec.check((), kwargs)
-    spec.check_handler(handler, getattr(handler, "__qualname__", repr(handler)))
-    checker = await Validator(cast(Any, _OneApi(definition))).rule(
-        message.api, message.name, "event"
-    )
-    sent = checker.outgoing(spec.with_defaults(kwargs), "firer")
-    message.kwargs = sent
-    return checker.incoming(sent, "listener")
+    rule = await Validator(_OneApi(definition)).rule(message.api, message.name, "event")
+    sent = rule.send(kwargs, side="firer")  # names, values and defaults, as fire() checks
+    rule.check_handler(handler, getattr(handler, "__qualname__", repr(handler)))
+    message.kwargs = sent.wire
+    return rule.incoming(sent.wire, "listener")
 
 
 def _split(event: str) -> tuple[str, str]:

@@ -40,8 +40,8 @@ import pytest
 
 if TYPE_CHECKING:
     from lightbus.facade import Bus
+    from lightbus.redisserver import RedisServer
     from lightbus.testing.mocker import BusMocker
-    from lightbus_tools.redis_server import RedisServer
 
 PRIVATE_REDIS = "lightbus_private_redis"
 ENV_URL = "LIGHTBUS_REDIS_URL"
@@ -86,7 +86,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _start_server() -> RedisServer:
-    from lightbus_tools.redis_server import NoServerBinary, RedisServer
+    from lightbus.redisserver import NoServerBinary, RedisServer
 
     try:
         return RedisServer().start()
@@ -218,7 +218,7 @@ class RunningWorker:
             raise error
 
     def _import(self) -> Any:
-        from lightbus.worker import import_bus
+        from lightbus.busmodule import import_bus
 
         assert self.module_name is not None
         self.replaced = sys.modules.pop(self.module_name, None)

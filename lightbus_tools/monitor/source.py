@@ -4,15 +4,11 @@ Nothing else in the monitor imports ``lightbus``. What comes through here:
 
 - the trace vocabulary: :class:`TraceRecord`, the step names grouped as the model needs
   them, the known kinds and statuses, and :func:`build_tree` (all public names);
-- :class:`Source`, which reads one bus: trace history and live records through the public
-  reader (``lightbus.read_trace``, ``lightbus.TraceReader``), one message and one trace,
-  worker heartbeats, consumer-group state and dead letters.
-
-Consumer-group state and dead letters have no public reader yet (issue 13 brings
-``lightbus.groups`` and ``lightbus.deadletters``), so for now :class:`Source` reads them
-with plain redis-py commands (``XINFO GROUPS``, ``XPENDING``, ``XLEN``, ``XREVRANGE``) on the
-key names of ``lightbus.keys`` and decodes a dead letter with the runtime's own class. When
-the public modules land, only this module changes: the model's types stay as they are.
+- :class:`Source`, which reads one bus through the runtime's public modules: trace
+  history and live records (:mod:`lightbus.tracing`), one message and one trace, worker
+  heartbeats (:mod:`lightbus.workers`), consumer-group backlog (:mod:`lightbus.groups`, the
+  same figures as ``lightbus inspect --backlog``) and dead letters
+  (:mod:`lightbus.deadletters`). The model's types stay its own.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from typing import Any, TypeVar
 
 import lightbus
 from lightbus import BusConnectionError, Handling, TraceNode, TraceRecord, build_tree
-from lightbus import trace as _steps
+from lightbus import tracing as _steps
 from lightbus_tools.monitor.health import DeadLetterEntry, GroupState, WorkerBeat
 
 __all__ = [
@@ -53,8 +49,8 @@ OUTCOME_STEPS = frozenset(_steps.HANDLING_STEPS)
 DEAD_LETTERED = _steps.EVENT_DEAD_LETTERED
 RPC_RETURNED = _steps.RPC_RETURNED
 REPLAY_PERFORMED = _steps.REPLAY_PERFORMED
-KINDS = ("event", "rpc", "worker", "replay")
-STATUSES = ("ok", "error", "dead", "expired", "timeout")
+KINDS = _steps.KINDS
+STATUSES = _steps.STATUSES
 
 PENDING_SAMPLE = 100  # pending entries read per group, oldest first, for their attempts
 DEAD_LETTER_SAMPLE = 2000  # newest dead letters read per dead-letter stream
@@ -120,10 +116,9 @@ class Source:
 
     async def workers(self) -> list[WorkerBeat]:
         """Every heartbeat in the registry, stale ones included."""
-        from lightbus import registry
+        from lightbus import workers
 
-        client = self.bus.client
-        beats = await _guard(registry.list_workers(client.redis, client.keys, include_dead=True))
+        beats = await _guard(workers.list_workers(self.bus, include_dead=True))
         return [
             WorkerBeat(
                 service=b.service,
@@ -142,76 +137,57 @@ class Source:
 
     async def groups(self) -> list[GroupState]:
         """Every consumer group of every event stream."""
-        return await _guard(self._groups())
+        from lightbus import groups
 
-    async def _groups(self) -> list[GroupState]:
-        from redis.exceptions import ResponseError
-
-        redis, keys = self.bus.client.redis, self.bus.client.keys
-        head = keys.event_stream("", "")[:-1]  # "<prefix>:event:"
-        states: list[GroupState] = []
-        async for raw in redis.scan_iter(match=keys.event_stream("*", "*"), count=500):
-            key = _text(raw)
-            api, _, name = key[len(head) :].rpartition(".")
-            try:
-                length = await redis.xlen(key)
-                infos = await redis.xinfo_groups(key)
-            except ResponseError:  # not a stream (any more)
-                continue
-            for info in infos:
-                group = _text(info["name"])
-                pending = int(info.get("pending") or 0)
-                sample = []
-                if pending:
-                    sample = await redis.xpending_range(key, group, "-", "+", PENDING_SAMPLE)
-                lag = info.get("lag")
-                states.append(
-                    GroupState(
-                        api=api,
-                        name=name,
-                        group=group,
-                        length=int(length),
-                        lag=None if lag is None else int(lag),
-                        pending=pending,
-                        consumers=int(info.get("consumers") or 0),
-                        oldest_pending_ms=_id_ms(sample[0]["message_id"]) if sample else None,
-                        deliveries=tuple(int(p["times_delivered"]) for p in sample),
-                    )
-                )
-        return states
+        # Dead letters are read by dead_letters(), each poll: not counted twice.
+        rows = await _guard(
+            groups.backlog(self.bus, sample=PENDING_SAMPLE, count_dead_letters=False)
+        )
+        return [
+            GroupState(
+                api=row.api,
+                name=row.name,
+                group=row.group,
+                length=row.length,
+                lag=row.lag,
+                pending=row.pending,
+                consumers=row.consumers,
+                oldest_pending_ms=row.oldest_pending_ms,
+                deliveries=row.attempts,
+            )
+            for row in rows
+        ]
 
     async def dead_letters(self) -> list[DeadLetterEntry]:
         """The newest dead letters of every dead-letter stream."""
-        return await _guard(self._dead_letters())
+        from lightbus import deadletters
 
-    async def _dead_letters(self) -> list[DeadLetterEntry]:
-        from lightbus.deadletter import DeadLetter
-
-        redis, keys = self.bus.client.redis, self.bus.client.keys
-        found: list[DeadLetterEntry] = []
-        async for raw in redis.scan_iter(match=keys.dead_letter_pattern(), count=500):
-            for entry_id, fields in await redis.xrevrange(raw, count=DEAD_LETTER_SAMPLE):
-                try:
-                    letter = DeadLetter.from_fields(_text(entry_id), fields)
-                except ValueError:
-                    continue
-                found.append(
-                    DeadLetterEntry(
-                        stream_id=letter.stream_id,
-                        api=letter.api,
-                        name=letter.name,
-                        listener=letter.listener,
-                        group=letter.group,
-                        message_id=letter.message_id,
-                        attempts=letter.attempts,
-                        error_type=letter.error_type,
-                        error=letter.error,
-                        traceback=letter.traceback,
-                        ts=letter.ts,
-                        payload=_arguments(letter),
-                    )
+        async def newest() -> list[deadletters.DeadLetter]:
+            found = []
+            for api, name in await deadletters.events(self.bus):
+                found += await deadletters.read(
+                    self.bus, api, name, limit=DEAD_LETTER_SAMPLE, newest_first=True
                 )
-        return found
+            return found
+
+        letters = await _guard(newest())
+        return [
+            DeadLetterEntry(
+                stream_id=letter.stream_id,
+                api=letter.api,
+                name=letter.name,
+                listener=letter.listener,
+                group=letter.group,
+                message_id=letter.message_id,
+                attempts=letter.attempts,
+                error_type=letter.error_type,
+                error=letter.error,
+                traceback=letter.traceback,
+                ts=letter.ts,
+                payload=_arguments(letter),
+            )
+            for letter in letters
+        ]
 
 
 async def _guard(operation: Awaitable[T]) -> T:
@@ -235,11 +211,3 @@ def _arguments(letter: Any) -> str:
     import json
 
     return json.dumps(message.kwargs, sort_keys=True, default=str)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _id_ms(entry_id: bytes | str) -> int:
-    return int(_text(entry_id).partition("-")[0])

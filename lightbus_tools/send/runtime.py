@@ -1,9 +1,7 @@
 """Every access of ``lightbus call``, ``fire`` and the shell completion to the runtime
-beyond ``lightbus``'s top-level names, in one place.
-
-Until the runtime's public surface lands (issue 13: ``lightbus.tracing`` for the step
-names, ``lightbus.groups`` for consumer groups, ``lightbus.workers`` for heartbeats),
-these reach into the modules that hold them today. Only this module changes then.
+beyond ``lightbus``'s top-level names, in one place: :mod:`lightbus.tracing` for the step
+names, :mod:`lightbus.groups` for consumer groups, :mod:`lightbus.workers` for heartbeats
+and the bus module, :mod:`lightbus.schema` for the live schemas.
 
 The modules that load redis-py are imported by the functions that need them: shell
 completion imports this module to list the commands, on every TAB.
@@ -17,9 +15,7 @@ from typing import Any
 
 import lightbus
 from lightbus.cli import COMMANDS
-from lightbus.errors import BusModuleError
-from lightbus.keys import Keys
-from lightbus.trace import EVENT_DEAD_LETTERED, EVENT_FAILED, EVENT_HANDLED, RPC_CALLED
+from lightbus.tracing import EVENT_DEAD_LETTERED, EVENT_FAILED, EVENT_HANDLED, RPC_CALLED
 
 __all__ = [
     "COMMANDS",
@@ -46,14 +42,14 @@ def local_schemas(module: str | None, *, quiet: bool = False) -> dict[str, dict[
     be absent: then there are none. A module named explicitly must import. ``quiet``
     silences what the module prints while it is imported (for shell completion).
     """
-    from lightbus.worker import import_bus
+    from lightbus.workers import import_bus
 
     name = module or lightbus.Settings.resolve().module
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
             bus = import_bus(name)
-    except BusModuleError as exc:
+    except lightbus.BusModuleError as exc:
         if module is None and "Cannot find" in str(exc):
             return {}
         raise
@@ -76,7 +72,9 @@ def open_bus(module: str | None, redis_url: str | None) -> lightbus.Bus:
 
 async def live_schemas(bus: lightbus.Bus) -> dict[str, dict[str, Any]]:
     """Every API schema published on the bus right now."""
-    return await bus.client.live_schemas()
+    from lightbus.schema import live_schemas as read
+
+    return await read(bus)
 
 
 def tracing_on(bus: lightbus.Bus) -> bool:
@@ -85,58 +83,35 @@ def tracing_on(bus: lightbus.Bus) -> bool:
 
 async def listener_groups(bus: lightbus.Bus, api: str, name: str) -> list[str]:
     """The consumer groups (one per listener: ``<service>.<listener>``) of an event."""
-    return sorted(_text(group["name"]) for group in await _xinfo(bus, api, name))
+    from lightbus import groups
+
+    return await groups.group_names(bus, api, name)
 
 
 async def group_consumers(bus: lightbus.Bus, api: str, name: str, group: str) -> list[str]:
     """The consumers (worker process names) that have read ``api.name`` in ``group``."""
-    return [_text(consumer["name"]) for consumer in await _xinfo(bus, api, name, group)]
+    from lightbus import groups
 
-
-async def _xinfo(bus: lightbus.Bus, api: str, name: str, group: str = "") -> list[Any]:
-    """``XINFO GROUPS`` of an event's stream, or ``XINFO CONSUMERS`` of one of its groups;
-    nothing for a stream never fired nor listened to, or a group that is gone."""
-    from redis.exceptions import ResponseError
-
-    from lightbus.connection import guarded
-
-    client = bus.client
-    stream = client.keys.event_stream(api, name)
-    if group:
-        command = client.redis.xinfo_consumers(stream, group)
-    else:
-        command = client.redis.xinfo_groups(stream)
-    try:
-        found: list[Any] = await guarded(client.settings, command)
-    except ResponseError as exc:
-        if "no such key" in str(exc).lower() or "nogroup" in str(exc).lower():
-            return []
-        raise
-    return found
+    return await groups.consumers(bus, api, name, group)
 
 
 async def live_services(bus: lightbus.Bus) -> dict[str, tuple[str, set[str]]]:
     """Live workers (by their heartbeats): process name -> (service, consumer groups of
     the listeners it runs)."""
-    from lightbus.registry import workers
+    from lightbus import workers
 
     return {
-        worker.process: (
-            worker.service,
-            {Keys.consumer_group(worker.service, listener) for listener in worker.listeners},
-        )
-        for worker in await workers(bus)
+        worker.process: (worker.service, workers.listener_groups(worker))
+        for worker in await workers.list_workers(bus)
     }
 
 
 def consumer_group(service: str, listener: str) -> str:
-    return Keys.consumer_group(service, listener)
+    from lightbus.workers import consumer_group as group
+
+    return group(service, listener)
 
 
 async def serves(bus: lightbus.Bus, api: str) -> bool:
     """Whether a live worker serves ``api``."""
     return await bus.client.serves(api)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

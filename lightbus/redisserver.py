@@ -55,6 +55,7 @@ def embedded_binary() -> str | None:
 
 
 def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

