@@ -18,7 +18,7 @@ from lightbus.connection import CONNECTION_ERRORS, describe
 from lightbus.scheduled import Timed, run_timed, run_traced
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.parts import Parts
 
 logger = logging.getLogger("lightbus.schedule")
 
@@ -36,14 +36,12 @@ class Schedule:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
 
-async def run_schedule(
-    client: BusClient, schedule: Schedule | Timed, stopping: asyncio.Event
-) -> None:
+async def run_schedule(parts: Parts, schedule: Schedule | Timed, stopping: asyncio.Event) -> None:
     """Run ``schedule`` every interval until ``stopping`` is set."""
     if isinstance(schedule, Timed):
-        return await run_timed(client, schedule, stopping)
+        return await run_timed(parts, schedule, stopping)
     if schedule.immediately:
-        await run_traced(client, schedule.name, schedule.fn)
+        await run_traced(parts, schedule.name, schedule.fn)
     interval = schedule.interval
     while not stopping.is_set():
         tick = int(time.time() // interval)
@@ -54,10 +52,10 @@ async def run_schedule(
             return
         except TimeoutError:
             pass
-        lock = client.keys.schedule_lock(f"{schedule.name}:{tick + 1}")
+        lock = parts.keys.schedule_lock(f"{schedule.name}:{tick + 1}")
         try:
-            won = await client.redis.set(
-                lock, client.settings.process_name, nx=True, px=max(1000, int(interval * 1000))
+            won = await parts.redis.set(
+                lock, parts.settings.process_name, nx=True, px=max(1000, int(interval * 1000))
             )
         except CONNECTION_ERRORS as exc:
             logger.warning(
@@ -67,4 +65,4 @@ async def run_schedule(
         if not won:
             continue
         # Each tick is the root of its own trace: what it sends forms one tree.
-        await run_traced(client, schedule.name, schedule.fn, int(next_at * 1000))
+        await run_traced(parts, schedule.name, schedule.fn, int(next_at * 1000))
