@@ -162,6 +162,8 @@ class BusClient:
         result: Any = None,
         error: ErrorInfo | None = None,
         replay_of: str = "",
+        to: str = "",
+        message_id: str = "",
     ) -> Message:
         if parent is not None:
             trace_id, span_id = parent.trace_id, ids.span_id()
@@ -169,7 +171,7 @@ class BusClient:
         else:
             trace_id, span_id, parent_span, causation = context.new_span()
         return Message(
-            id=ids.message_id(),
+            id=message_id or ids.message_id(),
             kind=kind,
             api=api,
             name=name,
@@ -185,6 +187,7 @@ class BusClient:
             deadline=deadline,
             reply_to=reply_to,
             replay_of=replay_of,
+            to=to,
             schema=self.schema_hash(api),
             kwargs=kwargs or {},
             result=result,
@@ -257,9 +260,18 @@ class BusClient:
     # ---------------------------------------------------------------- RPC
 
     async def call(
-        self, api: str, name: str, kwargs: dict[str, Any], *, timeout: float | None = None
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        **options: Any,
     ) -> Any:
-        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result."""
+        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
+
+        ``options`` go to the envelope (``replay_of``, ``parent``, ``message_id``: see
+        :mod:`lightbus.replay`)."""
         spec = await self.spec(api, name, "rpc")
         spec.check((), kwargs)
         checker = await self.checkers.get(api, name, "rpc")
@@ -269,7 +281,13 @@ class BusClient:
             self._replies = ReplyReader(self)
         deadline = now_ms() + int(timeout * 1000)
         message = self.make_message(
-            "rpc", api, name, kwargs=kwargs, deadline=deadline, reply_to=self._replies.key
+            "rpc",
+            api,
+            name,
+            kwargs=kwargs,
+            deadline=deadline,
+            reply_to=self._replies.key,
+            **options,
         )
         data = self._encode(message)
         record = self.tracer.for_message(trace.RPC_CALLED, message)

@@ -97,6 +97,7 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     deadline: int = 0
     reply_to: str = ""
     replay_of: str = ""
+    to: str = ""
     schema: str = ""
     listener: str = ""
     handled_by: str = ""
@@ -219,6 +220,8 @@ def record_of(step: str, ts: int, message: Message, status: str) -> TraceRecord:
         record.reply_to = message.reply_to
     if message.replay_of:
         record.replay_of = message.replay_of
+    if message.to:
+        record.to = message.to
     return record
 
 
@@ -435,6 +438,9 @@ def qualified_name(cls: type) -> str:
 REDACTED = "***"
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
 def _names_any(value: Any, names: frozenset[str]) -> bool:
     """Whether ``value`` holds a key in ``names`` anywhere (cheaper than copying it to see)."""
     if isinstance(value, dict):
@@ -454,7 +460,8 @@ def _redact(value: Any, names: frozenset[str]) -> tuple[Any, bool]:
         changed = False
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and key.lower() in names:
+            if isinstance(key, str) and key.lower() in names and item not in _EMPTY:
+                # An empty or null value shows nothing secret: kept, so it can be replayed.
                 out[key] = REDACTED
                 changed = True
             else:
