@@ -33,7 +33,7 @@ from datetime import datetime
 
 from lightbus.busaccess import BusOrClient, access, text
 from lightbus.deadletter import DeadLetter
-from lightbus.replay import Plan, Recorded, ReplayRefused, Sent, plan, send
+from lightbus.replay import Plan, Recorded, ReplayRefused, Sent, _any, plan, send
 from lightbus.trace import EVENT_DEAD_LETTERED, EVENT_FAILED, EVENT_FIRED, EVENT_HANDLED
 
 __all__ = [
@@ -72,7 +72,7 @@ async def select(
 
     if status not in (None, "failed"):
         raise ValueError(f"status is 'failed' or None, not {status!r}")
-    reader = TraceReader(bus)
+    reader = TraceReader(_any(bus))
     where = TraceFilter(api=api, name=name, kind="event")
     records = await reader.read(where, since=since, until=until)
     if status is None:

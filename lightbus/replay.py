@@ -166,7 +166,7 @@ async def original(bus: BusOrClient, message_id: str) -> Recorded:
     from lightbus.messages import original as event_original
     from lightbus.tracereader import TraceReader
 
-    reader = TraceReader(bus)
+    reader = TraceReader(_any(bus))
     try:
         found = await reader.resolve(message_id, kinds=("message",))
     except (UnknownId, ValueError) as exc:
@@ -375,3 +375,8 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         return str(os.getuid())
+
+
+def _any(bus: BusOrClient) -> Any:
+    """``bus`` for the reader, which names the concrete classes (this module cannot)."""
+    return bus

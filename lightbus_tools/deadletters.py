@@ -9,6 +9,7 @@ marked and not redriven again without ``--force``. ``purge`` deletes them, after
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="SUBCOMMAND")
     listing = sub.add_parser("list", help="the dead letters grouped (the default)")
     _filters(listing)
+    _output(listing)
     session.add_bus_arguments(listing)
     show = sub.add_parser("show", help="one dead letter: its message, error and traceback")
     show.add_argument("letter_id", metavar="ID", help="the letter's id or its message's id")
@@ -40,7 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     purge.add_argument("--yes", "-y", action="store_true", help="delete without asking")
     session.add_bus_arguments(purge)
     _filters(parser)
+    _output(parser)
     session.add_bus_arguments(parser)
+
+
+def _output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        choices=("rich", "json"),
+        default="rich",
+        help="a table for a person (default) or JSON lines for a program",
+    )
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +81,10 @@ async def _letters(bus: lightbus.Bus, args: argparse.Namespace) -> list[deadlett
 
 async def _list(bus: lightbus.Bus, args: argparse.Namespace) -> int:
     groups = await redrive.summarize(bus, await _letters(bus, args))
+    if args.output == "json":
+        for row in groups:
+            print(json.dumps(dataclasses.asdict(row)))
+        return OK
     if not groups:
         out.print("no dead letters")
         return OK
