@@ -134,7 +134,7 @@ async def _show(bus: lightbus.Bus, args: argparse.Namespace) -> int:
 async def _replay(bus: lightbus.Bus, args: argparse.Namespace) -> int:
     letters = await _letters(bus, args)
     plans, skipped = await redrive.letter_plans(bus, letters, force=args.force, reason=args.reason)
-    session.show_many(plans, [(x.stream_id, why) for x, why in skipped])
+    session.show_many(plans, [(x.stream_id, why) for x, why in skipped], each=args.dry_run)
     if not plans:
         out.print("nothing to redrive")
         return OK

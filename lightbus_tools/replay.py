@@ -165,7 +165,7 @@ async def _range(bus: lightbus.Bus, args: argparse.Namespace) -> int:
             )
         except replay.ReplayRefused as exc:
             skipped.append((message_id, str(exc)))
-    session.show_many(plans, skipped)
+    session.show_many(plans, skipped, each=args.dry_run)
     if not plans:
         out.print("nothing to replay")
         return OK

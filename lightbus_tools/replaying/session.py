@@ -127,8 +127,11 @@ def show_plan(chosen: replay.Plan) -> None:
     out.print(f"  payload: {json.dumps(chosen.kwargs, sort_keys=True)}", markup=False)
 
 
-def show_many(plans: Sequence[replay.Plan], skipped: Sequence[tuple[str, str]]) -> None:
-    """The plan of a range or a redrive: count, time span, events, targets, left out."""
+def show_many(
+    plans: Sequence[replay.Plan], skipped: Sequence[tuple[str, str]], *, each: bool = False
+) -> None:
+    """The plan of a range or a redrive: count, time span, events, targets, left out;
+    with ``each``, every message and the payload it will carry."""
     out.print(f"{len(plans)} to replay", markup=False)
     if plans:
         stamps = [p.original.message.sent_at for p in plans if p.original.message.sent_at]
@@ -142,6 +145,11 @@ def show_many(plans: Sequence[replay.Plan], skipped: Sequence[tuple[str, str]]) 
         for name, count in sorted(events.items()):
             out.print(f"  {name}: {count}", markup=False)
         out.print(f"  to: {', '.join(sorted(targets)) or 'none'}", markup=False)
+    for chosen in plans if each else ():
+        recorded = chosen.original
+        target = chosen.to or "every listener"
+        payload = json.dumps(chosen.kwargs, sort_keys=True)
+        out.print(f"  {recorded.id} {chosen.full_name} -> {target}: {payload}", markup=False)
     for what, why in skipped:
         out.print(f"  left out {what}: {why}", markup=False)
 
