@@ -3,10 +3,8 @@
 import asyncio
 import sys
 
-import lightbus
-
-
 # --8<-- [start:api]
+import lightbus
 from lightbus import deadletters, redrive, replay
 
 
@@ -19,7 +17,8 @@ async def replay_one(bus: lightbus.Bus, message_id: str) -> str:
 
 async def redrive_all(bus: lightbus.Bus) -> int:
     letters = await deadletters.read(bus)
-    plans, skipped = await redrive.letter_plans(bus, letters)  # skips redriven letters
+    plans, left_out = await redrive.letter_plans(bus, letters)  # and why
+    print(f"{len(left_out)} left out (already redriven, or refused)")
     progress = await redrive.send_many(bus, plans, rate=50)
     return progress.done
     # --8<-- [end:api]
