@@ -231,12 +231,36 @@ def test_refusals_send_nothing(shop, raw_redis, redis_url):
     assert "--edit" in redacted.stderr
     kept = shop("replay", MESSAGE.search(empty.stderr).group(1), "--yes")
     assert kept.returncode == 0 and 'result: "bob:0"' in kept.stdout, kept.stdout + kept.stderr
+    # A truncated payload (the caller kept 100 bytes of it in the trace).
+    long = shop(
+        "call", "shop.login", "user=" + "x" * 500, "password=", LIGHTBUS_TRACE_PAYLOAD_BYTES="100"
+    )
+    truncated = shop("replay", MESSAGE.search(long.stderr).group(1), "--yes")
+    assert truncated.returncode == 2 and "truncated" in truncated.stderr, truncated.stderr
     # An RPC no live worker serves.
     called = MESSAGE.search(shop("call", "shop.add", "a=1").stderr).group(1)
     shop.worker.stop()
     served = shop("replay", called, "--yes")
     assert served.returncode == 2 and "No live worker serves shop" in served.stderr
     assert records(redis_url, tracing.REPLAY_PERFORMED)[-1].replay_of != called
+
+
+def test_dead_letters_shown_and_purged_after_confirmation(shop, raw_redis):
+    original = fire(shop, "big", 9)
+    wait_until(lambda: raw_redis.xlen("lightbus:dead:shop.placed") == 1)
+    shown = shop("deadletters", "show", original)
+    assert shown.returncode == 0, shown.stderr
+    assert "listener: default.audit after 1 attempts" in shown.stdout
+    assert "RuntimeError: 9 is too many" in shown.stdout and '"order": "big"' in shown.stdout
+    unknown = shop("deadletters", "show", "0-1")
+    assert unknown.returncode == 2 and "no dead letter has the id 0-1" in unknown.stderr
+    asked = shop("deadletters", "purge", "--api", "shop", "--name", "placed")
+    assert asked.returncode == 2 and "pass --yes" in asked.stderr
+    assert raw_redis.xlen("lightbus:dead:shop.placed") == 1
+    purged = shop("deadletters", "purge", "--api", "shop", "--name", "placed", "--yes")
+    assert purged.returncode == 0 and "deleted 1 dead letters" in purged.stdout
+    assert raw_redis.exists("lightbus:dead:shop.placed") == 0
+    assert "no dead letters" in shop("deadletters").stdout
 
 
 def _new_id() -> str:
