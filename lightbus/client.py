@@ -359,7 +359,9 @@ class BusClient:
         spec = await self.spec(call.api, call.name, "rpc")
         spec.check((), call.kwargs)
         method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
-        result = await self.invoke(method, trace=(call.trace_id, call.span_id, call.id), **kwargs)
+        result = await self.invoke(
+            method, trace=(call.trace_id, call.span_id, call.id, call.replay_of), **kwargs
+        )
         try:
             return checker.result_out(result)
         except RecursionError:  # the result nests deeper than any decoder reads

@@ -112,7 +112,7 @@ async def _deliver(runner: ListenerRunner, entry: Entry) -> None:
         runner.acks.add(entry, None)
         return
     # The handler and the runtime's log lines about the event carry its trace.
-    token = context.enter_message(message.trace_id, message.span_id, message.id)
+    token = context.enter_message(message.trace_id, message.span_id, message.id, message.replay_of)
     try:
         await _handle_message(runner, entry, message)
     finally:

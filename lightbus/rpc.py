@@ -244,7 +244,7 @@ class RpcServer:
             await self._refuse(raw, exc)
             return
         # This task's own context: the runtime's log lines about the call carry its trace.
-        context.enter_message(call.trace_id, call.span_id, call.id)
+        context.enter_message(call.trace_id, call.span_id, call.id, call.replay_of)
         received = now_ms()
         queued_ms = max(0, received - call.sent_at)
         if call.deadline and received > call.deadline:

@@ -33,6 +33,9 @@ SHOP = """
         def add(self, a: int, b: int = 0) -> int:
             return a + b
 
+        def replaying(self) -> str:
+            return lightbus.current_trace().replay_of or "-"
+
         def login(self, user: str, password: str) -> str:
             return f"{user}:{len(password)}"
 
@@ -164,6 +167,13 @@ def test_rpc_replayed_with_compare(shop):
     new = SENT.search(result.stdout).group(1)
     tree = shop("trace", new)
     assert f"replay of {original}" in tree.stdout
+    # The RPC method sees that it serves a replay, and of what.
+    called = shop("call", "shop.replaying")
+    assert called.stdout == '"-"\n', called.stderr
+    original = MESSAGE.search(called.stderr).group(1)
+    result = shop("replay", original, "--yes", "--compare")
+    assert f'result: "{original}"' in result.stdout and 'recorded: "-"' in result.stdout
+    assert "differs from recorded" in result.stdout and result.returncode == 0
 
 
 def test_dry_run_sends_nothing(shop, raw_redis, redis_url):
