@@ -262,7 +262,12 @@ async def plan(
     await _validate(client, message, payload)
     if message.kind == "rpc":
         if listener:
-            raise ValueError("--listener is for events; an RPC is served by one worker")
+            raise ReplayRefused(
+                f"{message.full_name} is an RPC: it is served by one worker, not listeners. "
+                f"Replay it without --listener.",
+                message_id=message.id,
+                reason="listener",
+            )
         serving = [w for w in await workers.list_workers(bus) if message.api in w.apis]
         if not serving:
             raise ReplayRefused(

@@ -217,6 +217,13 @@ def test_refusals_send_nothing(shop, raw_redis, redis_url):
     assert listener.returncode == 2
     assert "no such listener" in listener.stderr
     assert "default.audit, default.mail" in listener.stderr
+    rpc = MESSAGE.search(shop("call", "shop.add", "a=1").stderr).group(1)
+    listened = shop("replay", rpc, "--yes", "--listener", "audit")
+    assert listened.returncode == 2 and "without --listener" in listened.stderr
+    both = shop("replay", original, "--since", "1h")
+    assert both.returncode == 2 and "not both" in both.stderr
+    named = shop("replay", "--name", "placed")
+    assert named.returncode == 2 and "--name needs --api" in named.stderr
     # No terminal and no --yes: refused.
     asked = shop("replay", original)
     assert asked.returncode == 2 and "pass --yes" in asked.stderr

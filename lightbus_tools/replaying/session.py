@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 
 import lightbus
 from lightbus import redrive, replay
@@ -168,13 +169,20 @@ async def send_all(
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     last = [0]
+    bar = Progress(console=err, transient=True) if err.is_terminal else None
+    task = bar.add_task("replaying", total=len(plans)) if bar is not None else None
 
     def progress(state: redrive.Progress) -> None:
-        step = max(1, state.total // 20)
+        if bar is not None and task is not None:
+            bar.update(task, completed=state.done)
+            return
+        step = max(1, state.total // 20)  # a pipe gets at most 20 lines
         if state.done - last[0] >= step or state.done == state.total:
             last[0] = state.done
             err.print(f"sent {state.done}/{state.total}", markup=False)
 
+    if bar is not None:
+        bar.start()
     try:
         state = await redrive.send_many(
             bus,
@@ -186,6 +194,8 @@ async def send_all(
         )
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        if bar is not None:
+            bar.stop()
     for original_id, error in state.failed:
         out.print(f"replay of {original_id} failed: {error}", markup=False)
     if state.stopped:
