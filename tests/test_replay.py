@@ -316,12 +316,12 @@ def test_dead_letter_redrive_stopped_and_resumed(shop, raw_redis, redis_url):
     (shop.folder / "fixed").touch()
     marks = "lightbus:redriven:shop.placed"
     first = shop.popen("deadletters", "replay", "--rate", "100", "--yes", "--listener", "audit")
-    wait_until(lambda: raw_redis.hlen(marks) >= 200, timeout=60)
+    wait_until(lambda: raw_redis.hlen(marks) >= 500, timeout=60)
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=30)
     assert first.returncode == 130, out + err
     stopped = int(re.search(r"stopped: sent (\d+) of 1000", out).group(1))
-    assert 200 <= stopped < 1000 and raw_redis.hlen(marks) == stopped
+    assert 500 <= stopped < 1000 and raw_redis.hlen(marks) == stopped
     second = shop("deadletters", "replay", "--yes")
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"sent {1000 - stopped} of {1000 - stopped}" in second.stdout
