@@ -111,7 +111,10 @@ class Report:
         target: str,
         check: Callable[[float], bool],
     ) -> Row:
-        ratio = median(bus[1]) / median(baseline[1])
+        base = median(baseline[1])
+        # A baseline of 0 (e.g. a model measured at 0 MB) has no ratio; the row's check
+        # is on the absolute figure anyway.
+        ratio = median(bus[1]) / base if base else 0.0
         row = self._add(workload, unit, baseline, bus, "absolute", ratio, target, None)
         row.passed = check(row.bus)
         return row

@@ -63,7 +63,10 @@ class Batch(Commands):
         self.records = []
 
     def add_trace_record(self, record: Any) -> None:
-        """Write ``record`` with this group: the records of a whole write share one entry."""
+        """Write ``record`` with this group: the records of a whole write share one entry.
+
+        The record is opaque here: the trace sink turns the records of a write into
+        commands (see ``trace_commands``)."""
         self.records.append(record)
 
     async def execute(self) -> list[Any]:
@@ -84,7 +87,7 @@ class AutoPipeline:
         self,
         pool: Any,
         settings: Settings,
-        trace_entries: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
+        trace_commands: Callable[[list[Any]], tuple[bytes, int]] | None = None,
     ) -> None:
         # One exchange timeout replaces redis-py's per-read timeout (see module doc).
         self._connection = RawConnection(pool, socket_timeout=None)
@@ -95,8 +98,9 @@ class AutoPipeline:
         # Each exchange is bounded by one timeout rather than one per reply (cheaper, and
         # a dead peer is still noticed), as long as a caller's guarded() would wait.
         self.timeout = settings.connect_timeout + 1.0
-        # The XADD arguments storing trace records in few entries (TraceWriter.entries).
-        self._trace_entries = trace_entries
+        # The packed commands storing the collected trace records (TraceSink.commands):
+        # this write path carries their bytes and never looks inside a record.
+        self._trace_commands = trace_commands
 
     def batch(self) -> Batch:
         return Batch(self)
@@ -147,16 +151,13 @@ class AutoPipeline:
         # commands they describe first, and a write of 500 fires appends a few entries.
         records = [record for group in groups for record in group[2]]
         traced = 0
-        if records and self._trace_entries is not None:
+        if records and self._trace_commands is not None:
             try:
-                trace_xadds = Commands()
-                for entry in self._trace_entries(records):
-                    trace_xadds.xadd(**entry)
+                trace_data, traced = self._trace_commands(records)
             except Exception:  # a record that cannot be encoded must not fail the write
                 logger.exception("%d trace records could not be encoded", len(records))
             else:
-                data += b"".join(trace_xadds.parts)
-                traced = trace_xadds.count
+                data += trace_data
                 count += traced
         connection = self._connection
         try:

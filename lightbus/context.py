@@ -125,3 +125,10 @@ def new_span() -> tuple[str, str, str, str]:
     if context is None:
         return ids.trace_id(), ids.span_id(), "", ""
     return context.trace_id, ids.span_id(), context.span_id, context.message_id
+
+
+# True while a worker imports the bus module (lightbus.busmodule.worker_import):
+# listeners registered then start with the worker rather than at once.
+importing_for_worker: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lightbus_importing_for_worker", default=False
+)

@@ -6,6 +6,11 @@ bus's event loop: the loop of the worker when running under ``lightbus run`` or 
 an async app, otherwise one background thread started on first use. A blocking call
 made on the loop's own thread would deadlock, so it raises
 :class:`~lightbus.errors.SyncCallInLoopError` naming the async twin instead.
+
+No blocking call waits without a bound on a loop that cannot answer: if the loop's
+thread is gone (it was stopped, or this process was forked from the one that ran it)
+the call starts a new loop thread, or raises :class:`~lightbus.errors.BusClosedError`
+saying why.
 """
 
 from __future__ import annotations
@@ -13,19 +18,28 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from lightbus.client import BusClient
-from lightbus.errors import SyncCallInLoopError
-from lightbus.events import Listener
+from lightbus.consumer import Listener
+from lightbus.context import importing_for_worker
+from lightbus.errors import LightbusError, SyncCallInLoopError
 from lightbus.message import Message
 from lightbus.settings import Settings
-from lightbus.worker import importing_for_worker
 
 T = TypeVar("T")
+
+# How often a blocking call checks that the loop it waits on still runs.
+LIVENESS_SECONDS = 1.0
+
+
+class BusClosedError(LightbusError, RuntimeError):
+    """The bus's event loop stopped while a blocking call waited on it."""
 
 
 class Bus:
@@ -34,6 +48,13 @@ class Bus:
     def __init__(self, client: BusClient) -> None:
         self.client = client
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        _BUSES.add(self)
+
+    def _after_fork(self) -> None:
+        # The loop thread does not exist in a forked child, and another thread may have
+        # held the lock at the fork: neither may be waited on here.
+        self._thread = None
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Path:
@@ -62,15 +83,14 @@ class Bus:
                 f"Use the async twin instead: `await {_async_twin(what)}`."
             )
         with self._lock:
-            loop = self.client.loop
+            loop = self.client.loop  # a forked child's client forgets the parent's loop
             if loop is None or loop.is_closed() or not loop.is_running():
                 loop = self._start_thread()
         return loop
 
     def _start_thread(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
-        self.client.loop = None
-        self.client.bind(loop)
+        self.client.rebind(loop)
         ready = threading.Event()
 
         def run() -> None:
@@ -93,7 +113,18 @@ class Bus:
             raise
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
-            return future.result()
+            while True:
+                try:
+                    return future.result(timeout=LIVENESS_SECONDS)
+                except TimeoutError:
+                    if future.done():
+                        raise  # the coroutine's own TimeoutError
+                    if loop.is_closed() or not loop.is_running():
+                        future.cancel()
+                        raise BusClosedError(
+                            f"{what} was waiting on the bus's event loop, which stopped "
+                            f"(the bus was closed meanwhile?)."
+                        ) from None
         except KeyboardInterrupt:
             future.cancel()
             raise
@@ -122,6 +153,20 @@ class Bus:
             self._thread = None
             loop.close()
             atexit.unregister(self.close)
+        elif self._thread is not None and not self._thread.is_alive():
+            # The loop thread's loop was stopped under it: finish here what it left.
+            self._thread = None
+            loop.run_until_complete(self._finish_stopped_loop())
+            loop.close()
+            atexit.unregister(self.close)
+
+    async def _finish_stopped_loop(self) -> None:
+        with contextlib.suppress(Exception):  # closing is best effort
+            await asyncio.wait_for(self.client.close(), 5)
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 class Path:
@@ -175,11 +220,8 @@ class Path:
         self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any] | None
     ) -> Any:
         api, name = self._split()
-        if args:
-            spec = await self._bus.client.spec(api, name, "rpc")
-            spec.check(args, kwargs)
         timeout = (options or {}).get("timeout")
-        return await self._bus.client.call(api, name, kwargs, timeout=timeout)
+        return await self._bus.client.call(api, name, kwargs, timeout=timeout, args=args)
 
     # ------------------------------------------------------------ events
 
@@ -193,10 +235,7 @@ class Path:
 
     async def _fire(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Message:
         api, name = self._split()
-        if args:
-            spec = await self._bus.client.spec(api, name, "event")
-            spec.check(args, kwargs)
-        return await self._bus.client.fire(api, name, kwargs)
+        return await self._bus.client.fire(api, name, kwargs, args=args)
 
     def fire_many(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
         """Fire the event once per dict of keyword arguments, all in one write; blocking.
@@ -246,15 +285,18 @@ class Path:
             max_attempts=max_attempts,
             on_error=on_error,
         )
-        if importing_for_worker.get():
-            return listener  # the worker starts it
+        if importing_for_worker.get() or (client.running_worker and not client.started):
+            return listener  # the worker starts it (and a failure to start stops it)
         try:
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
             if running is not None and client.bind(running) is running:
-                # On the bus's loop (an async hook or app): start without blocking it.
+                # On the bus's loop (an async hook or app): what can be checked without
+                # Redis is checked now, so a misspelt event raises here; then the start
+                # (which may ask the registry) runs without blocking the loop.
+                client.consumer.check_known_events(listener)
                 client.spawn(
                     client.start_listener(listener), name=f"lightbus-start-{listener.name}"
                 )
@@ -269,6 +311,17 @@ class Path:
             client.listeners.remove(listener)
             raise
         return listener
+
+
+_BUSES: weakref.WeakSet[Bus] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for bus in list(_BUSES):
+        bus._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def create(**settings: Any) -> Bus:

@@ -11,16 +11,12 @@ callers would be checked against whichever wrote last) are found by :func:`clash
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import msgspec
 
 from lightbus.connection import guarded
 from lightbus.keys import Keys
-
-if TYPE_CHECKING:
-    from lightbus.client import BusClient
-    from lightbus.facade import Bus
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):
@@ -113,7 +109,7 @@ async def list_workers(redis: Any, keys: Keys, *, include_dead: bool = False) ->
     return workers
 
 
-async def workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[Heartbeat]:
+async def workers(bus: Any, *, include_dead: bool = False) -> list[Heartbeat]:
     """The workers of ``bus`` (a :class:`~lightbus.Bus` or its client), newest first.
 
     Only workers that wrote a heartbeat within three intervals, unless ``include_dead``.
@@ -121,7 +117,7 @@ async def workers(bus: Bus | BusClient, *, include_dead: bool = False) -> list[H
     Raises:
         BusConnectionError: Redis cannot be reached.
     """
-    client = cast("BusClient", getattr(bus, "client", bus))
+    client = getattr(bus, "client", bus)
     return await guarded(
         client.settings, list_workers(client.redis, client.keys, include_dead=include_dead)
     )

@@ -306,12 +306,8 @@ async def _validate(client: Any, message: Message, payload: dict[str, Any]) -> N
 
     kind = "rpc" if message.kind == "rpc" else "event"
     try:
-        spec = await client.spec(message.api, message.name, kind)
-        spec.check((), payload)
-        checker = await client.checkers.get(message.api, message.name, kind)
-        checker.outgoing(
-            spec.with_defaults(dict(payload)), "firer" if kind == "event" else "caller"
-        )
+        rule = await client.validator.rule(message.api, message.name, kind)
+        rule.send(payload, side="firer" if kind == "event" else "caller")
     except (InvalidArguments, UnknownApi, UnknownName) as exc:
         raise ReplayRefused(
             f"The payload of {message.full_name} {message.id} does not validate against the "

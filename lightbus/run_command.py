@@ -18,12 +18,13 @@ import logging
 import os
 import sys
 
+from lightbus.busmodule import import_bus, import_failure
 from lightbus.client import BusClient
 from lightbus.errors import BusModuleError, ConfigError, LightbusError
 from lightbus.logs import JsonFormatter, TraceLogFilter
 from lightbus.schema import SchemaFileError, load_schemas
 from lightbus.settings import Settings
-from lightbus.worker import Worker, import_bus, import_failure
+from lightbus.worker import Worker
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(trace_tag)s"

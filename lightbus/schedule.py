@@ -18,7 +18,7 @@ from lightbus import ids
 from lightbus.connection import CONNECTION_ERRORS, describe
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.parts import Parts
 
 logger = logging.getLogger("lightbus.schedule")
 
@@ -35,7 +35,7 @@ class Schedule:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
 
-async def run_schedule(client: BusClient, schedule: Schedule, stopping: asyncio.Event) -> None:
+async def run_schedule(parts: Parts, schedule: Schedule, stopping: asyncio.Event) -> None:
     """Run ``schedule`` every interval until ``stopping`` is set."""
     interval = schedule.interval
     while not stopping.is_set():
@@ -47,10 +47,10 @@ async def run_schedule(client: BusClient, schedule: Schedule, stopping: asyncio.
             return
         except TimeoutError:
             pass
-        lock = client.keys.schedule_lock(f"{schedule.name}:{tick + 1}")
+        lock = parts.keys.schedule_lock(f"{schedule.name}:{tick + 1}")
         try:
-            won = await client.redis.set(
-                lock, client.settings.process_name, nx=True, px=max(1000, int(interval * 1000))
+            won = await parts.redis.set(
+                lock, parts.settings.process_name, nx=True, px=max(1000, int(interval * 1000))
             )
         except CONNECTION_ERRORS as exc:
             logger.warning(
@@ -61,6 +61,6 @@ async def run_schedule(client: BusClient, schedule: Schedule, stopping: asyncio.
             continue
         try:
             # Each tick is the root of its own trace: what it sends forms one tree.
-            await client.invoke(schedule.fn, trace=(ids.trace_id(), "", ""))
+            await parts.invoke(schedule.fn, trace=(ids.trace_id(), "", ""))
         except Exception:
             logger.exception("Scheduled function %s raised", schedule.name)

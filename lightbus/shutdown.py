@@ -35,9 +35,8 @@ from lightbus.connection import describe, guarded
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
-    from lightbus.delivery import Entry
-    from lightbus.events import ListenerRunner
-    from lightbus.rpc import RpcServer
+    from lightbus.consumer import Entry, ListenerRunner
+    from lightbus.rpc.server import RpcServer
 
 logger = logging.getLogger("lightbus.worker")
 
@@ -130,10 +129,7 @@ async def stop_worker(
     if unfinished:
         await _hand_back(stop, rpc, runners, unfinished)
     await hooks(stop)
-    record = trace.worker_record(
-        trace.WORKER_STOPPED, client.settings, os.getpid(), reason=client.stop_reason
-    )
-    await stop.within(_record_stop(client, record), "recording the stop")
+    await stop.within(record_stop(client), "recording the stop")
     return stop
 
 
@@ -169,7 +165,7 @@ async def _hand_back(
 def _report_pending(
     stop: Stop, runner: ListenerRunner, cut: list[Entry], unacked: list[Entry], handed: bool
 ) -> None:
-    settings = runner.client.settings
+    settings = runner.parts.settings
     parts = []
     if cut:
         parts.append(f"{len(cut)} unfinished when shutdown_grace ({stop.grace:g}s) ended")
@@ -200,7 +196,11 @@ def _count(number: int, thing: str) -> str:
     return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
-async def _record_stop(client: BusClient, record: trace.TraceRecord) -> None:
+async def record_stop(client: BusClient) -> None:
+    """Remove the worker's heartbeat and write its ``worker.stopped`` record (best effort)."""
+    record = client.tracer.worker_record(
+        trace.WORKER_STOPPED, os.getpid(), reason=client.stop_reason
+    )
     try:
         async with client.redis.pipeline(transaction=False) as pipe:
             registry.remove_heartbeat(pipe, client.keys, client.settings.process_name)

@@ -2,20 +2,18 @@
 
 :class:`TraceRecord` is the only code that knows the record's field names; the format is
 documented in ``docs/reference/trace-stream.md`` and versioned by :data:`RECORD_VERSION`.
-:class:`TraceWriter` turns a message and a step into a record and adds the ``XADD`` to
-the pipeline that carries the Redis command the record describes, so tracing costs no
-extra round trip.
+How records are stored in stream entries is :mod:`lightbus.traceentries`; building,
+buffering and writing them is :mod:`lightbus.tracesink`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
-from lightbus.message import HOST, Message, now_ms
-from lightbus.settings import Settings
+from lightbus.message import Message
 
 RECORD_VERSION = 1
 FIELD = "r"  # an entry holding one record (other forms: lightbus.traceentries)
@@ -232,7 +230,7 @@ class MessageStep(msgspec.Struct, omit_defaults=True):
     ``event.handled``) when the message's JSON is at hand, small enough to be the
     record's payload, and holds no redacted name: the envelope then need not be copied
     field by field. :func:`lightbus.traceentries.records_from_fields` turns it back
-    into the :class:`TraceRecord` that :meth:`TraceWriter.for_message` would have made.
+    into the :class:`TraceRecord` that :meth:`TraceSink.for_message` would have made.
     """
 
     record: str
@@ -263,212 +261,6 @@ class MessageStep(msgspec.Struct, omit_defaults=True):
         return record
 
 
-class _Pipeline(Protocol):
-    def xadd(self, name: Any, fields: Any, *args: Any, **kwargs: Any) -> Any: ...
-
-
-class TraceWriter:
-    """Builds records and adds them to a pipeline, as the settings say."""
-
-    def __init__(self, settings: Settings, key: str) -> None:
-        self.enabled = settings.trace_enabled
-        self.key = key
-        self.process = settings.process_name
-        self.maxlen = settings.trace_maxlen
-        self.max_age_ms = int(settings.trace_max_age * 1000)
-        self.payload_cap = settings.trace_payload_bytes
-        self.traceback_cap = settings.trace_traceback_bytes
-        self.redact = frozenset(name.lower() for name in settings.trace_redact)
-
-    def add(self, pipe: _Pipeline, record: TraceRecord | MessageStep | None) -> None:
-        """Add ``record`` to ``pipe`` (nothing when tracing is off or no record).
-
-        The bus's own write path (:class:`lightbus.autopipeline.Batch`) collects the
-        records of a whole write into one entry; any other pipeline gets one ``XADD``.
-        """
-        if record is None or not self.enabled:
-            return
-        collect = getattr(pipe, "add_trace_record", None)
-        if collect is not None:
-            collect(record)
-        else:
-            pipe.xadd(**self.entries([record])[0])
-
-    def entries(self, records: Sequence[TraceRecord | MessageStep]) -> list[dict[str, Any]]:
-        """``XADD`` keyword arguments storing ``records`` in as few entries as the caps allow."""
-        from lightbus import traceentries  # it builds on this module
-
-        return [self._xadd(fields) for fields in traceentries.pack(records)]
-
-    def _xadd(self, fields: dict[str, bytes]) -> dict[str, Any]:
-        if self.max_age_ms:
-            # Retention by age: trim (approximately) what is older than trace_max_age.
-            minid = f"{now_ms() - self.max_age_ms}-0"
-            return {"name": self.key, "fields": fields, "minid": minid, "approximate": True}
-        return {"name": self.key, "fields": fields, "maxlen": self.maxlen, "approximate": True}
-
-    def for_message(
-        self,
-        step: str,
-        message: Message,
-        *,
-        listener: str = "",
-        status: str = "ok",
-        queued_ms: float = 0.0,
-        duration_ms: float = 0.0,
-        error: BaseException | None = None,
-        traceback: str = "",
-        payload: Any = None,
-        with_payload: bool = True,
-    ) -> TraceRecord | None:
-        """The record of ``step`` for ``message``; None when tracing is off (nothing built)."""
-        if not self.enabled:
-            return None
-        record = record_of(step, now_ms(), message, status)
-        self._set_step(record, step, listener, queued_ms, duration_ms)
-        if error is not None:
-            record.error_type = qualified_name(type(error))
-            record.error = str(error)[: self.traceback_cap]
-        if traceback:
-            record.traceback = self.cap_traceback(traceback)
-        if with_payload:
-            if payload is None:
-                payload = message.kwargs if message.kind != "result" else message.result
-            self.set_payload(record, payload)
-        return record
-
-    def message_step(
-        self,
-        step: str,
-        message: Message,
-        raw: bytes,
-        *,
-        listener: str = "",
-        queued_ms: float = 0.0,
-        duration_ms: float = 0.0,
-        with_payload: bool = True,
-    ) -> TraceRecord | MessageStep | None:
-        """The record of a successful ``step``, by reference to ``raw`` (``message``'s JSON).
-
-        Falls back to the full record when the message is too large to be a payload or
-        holds a name to redact, so the stream never holds more than a record would.
-        """
-        if not self.enabled:
-            return None
-        if len(raw) > self.payload_cap or (self.redact and _names_any(message.kwargs, self.redact)):
-            return self.for_message(
-                step,
-                message,
-                listener=listener,
-                queued_ms=queued_ms,
-                duration_ms=duration_ms,
-                with_payload=with_payload,
-            )
-        item = MessageStep(step, now_ms(), msgspec.Raw(raw))
-        item.attempt = message.attempt
-        self._set_step(item, step, listener, queued_ms, duration_ms)
-        if with_payload:
-            item.payload = True
-        return item
-
-    def _set_step(
-        self,
-        item: TraceRecord | MessageStep,
-        step: str,
-        listener: str,
-        queued_ms: float,
-        duration_ms: float,
-    ) -> None:
-        """The fields a record has about its step rather than its message."""
-        if listener:
-            item.listener = listener
-        if step in HANDLING_STEPS:
-            item.handled_by = self.process
-        if queued_ms:
-            item.queued_ms = _to_microseconds(queued_ms)
-        if duration_ms:
-            item.duration_ms = _to_microseconds(duration_ms)
-
-    def cap_traceback(self, text: str) -> str:
-        if len(text) <= self.traceback_cap:
-            return text
-        # Keep the end: the frame that raised and the exception line are what matter.
-        return "...\n" + text[-self.traceback_cap :]
-
-    def set_payload(self, record: TraceRecord, payload: Any) -> None:
-        redacted = False
-        if self.redact and isinstance(payload, dict | list) and _names_any(payload, self.redact):
-            payload, redacted = _redact(payload, self.redact)
-        try:
-            text = _encoder.encode(payload).decode()
-        except (TypeError, ValueError, OverflowError):
-            text = repr(payload)
-        if len(text) > self.payload_cap:
-            text = text[: self.payload_cap]
-            record.truncated = True
-        record.payload = text
-        record.redacted = redacted
-
-
-def worker_record(step: str, settings: Settings, pid: int, **detail: Any) -> TraceRecord:
-    """A record about a worker's life rather than a message."""
-    return TraceRecord(
-        record=step,
-        ts=now_ms(),
-        kind="worker",
-        service=settings.service_name,
-        process=settings.process_name,
-        host=HOST,
-        pid=pid,
-        status="ok",
-        detail=detail,
-    )
-
-
-def _to_microseconds(ms: float) -> float:
-    """``ms`` rounded to 3 places (a third of the price of ``round(ms, 3)``)."""
-    return int(ms * 1000 + 0.5) / 1000 if ms >= 0 else round(ms, 3)
-
-
 def qualified_name(cls: type) -> str:
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-REDACTED = "***"
-
-
-_EMPTY: tuple[Any, ...] = (None, "", [], {})
-
-
-def _names_any(value: Any, names: frozenset[str]) -> bool:
-    """Whether ``value`` holds a key in ``names`` anywhere (cheaper than copying it to see)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and key.lower() in names:
-                return True
-            if isinstance(item, dict | list) and _names_any(item, names):
-                return True
-        return False
-    if isinstance(value, list):
-        return any(isinstance(item, dict | list) and _names_any(item, names) for item in value)
-    return False
-
-
-def _redact(value: Any, names: frozenset[str]) -> tuple[Any, bool]:
-    if isinstance(value, dict):
-        changed = False
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, str) and key.lower() in names and item not in _EMPTY:
-                # An empty or null value shows nothing secret: kept, so it can be replayed.
-                out[key] = REDACTED
-                changed = True
-            else:
-                out[key], sub = _redact(item, names)
-                changed = changed or sub
-        return out, changed
-    if isinstance(value, list):
-        items = [_redact(item, names) for item in value]
-        return [item for item, _ in items], any(sub for _, sub in items)
-    return value, False

@@ -155,9 +155,6 @@ class Validator:
                 api=api, name=name, field="", problem=f"its published schema cannot be used ({exc})"
             ) from None
 
-    # The names of the checkers' era, until the client calls rule() (VALIDATOR.md).
-    get = rule
-
 
 def _check_name(
     api: str, name: str, kind: str, rpcs: Mapping[str, Any], events: Mapping[str, Any]
@@ -167,8 +164,3 @@ def _check_name(
     if name not in known:
         actual = ("event" if kind == "rpc" else "rpc") if name in other else ""
         raise UnknownName(api, name, kind=kind, known=known, actual=actual)
-
-
-# The names of the checkers' era, until the client is rewired (VALIDATOR.md).
-Checker = Rule
-Checkers = Validator

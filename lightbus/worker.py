@@ -11,129 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import importlib
 import inspect
 import logging
 import os
 import signal
 import sys
 import time
-import traceback
-from collections.abc import Iterator
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import lightbus
 from lightbus import registry, trace
 from lightbus.connection import describe, guarded
-from lightbus.errors import BusModuleError
 from lightbus.message import HOST
-from lightbus.rpc import RpcServer
+from lightbus.rpc.server import RpcServer
 from lightbus.schedule import run_schedule
 from lightbus.schema import schema_hash
-from lightbus.shutdown import Stop, stop_worker
+from lightbus.shutdown import Stop, record_stop, stop_worker
 
 if TYPE_CHECKING:
     from lightbus.client import BusClient
-    from lightbus.facade import Bus
 
 logger = logging.getLogger("lightbus.worker")
-
-# True while a worker imports the bus module: listeners registered then start with the
-# worker rather than at once.
-importing_for_worker: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "lightbus_importing_for_worker", default=False
-)
-
-
-@contextlib.contextmanager
-def _worker_import() -> Iterator[None]:
-    token = importing_for_worker.set(True)
-    try:
-        yield
-    finally:
-        importing_for_worker.reset(token)
-
-
-def import_bus(module_name: str) -> Bus:
-    """Import the bus module and return the bus it defines (its ``bus`` attribute)."""
-    from lightbus.facade import Bus
-
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        with _worker_import():
-            module = importlib.import_module(module_name)
-    except Exception as exc:
-        missing = isinstance(exc, ModuleNotFoundError) and (
-            exc.name == module_name or module_name.startswith(f"{exc.name}.")
-        )
-        if missing:
-            # No cause: none of the user's code ran, there is no traceback to show.
-            raise BusModuleError(
-                f"Cannot find the bus module {module_name!r} (looked in {os.getcwd()} and "
-                f"on sys.path). Pass --bus MODULE or set LIGHTBUS_MODULE.",
-                module=module_name,
-            ) from None
-        where = _where(exc)
-        raise BusModuleError(
-            f"The bus module {module_name!r} failed to import: {type(exc).__name__}: {exc}"
-            + (f" ({where})" if where else ""),
-            module=module_name,
-        ) from exc
-    bus = getattr(module, "bus", None)
-    if not isinstance(bus, Bus):
-        found = [name for name, value in vars(module).items() if isinstance(value, Bus)]
-        if len(found) != 1:
-            raise BusModuleError(
-                f"The bus module {module_name!r} defines no `bus = lightbus.create()`.",
-                module=module_name,
-            )
-        bus = getattr(module, found[0])
-    return bus
-
-
-def user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """``tb`` without its leading frames of the import machinery and of Lightbus."""
-    while tb is not None and _machinery(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return tb
-
-
-def import_failure(exc: BaseException) -> str:
-    """The traceback of an exception raised while importing the bus module, as text.
-
-    Only the user's frames are shown (not the import machinery's, not Lightbus's): the
-    user's code failed, and these lines say where.
-    """
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _machinery(f.filename)]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    return "".join((lines if frames else []) + traceback.format_exception_only(type(exc), exc))
-
-
-def _machinery(filename: str) -> bool:
-    return filename.startswith(("<frozen ", _IMPORTLIB, _RUNTIME))
-
-
-def _where(exc: BaseException) -> str:
-    """``file, line N`` of the user's line that raised ``exc``."""
-    if isinstance(exc, SyntaxError):
-        return ""  # its text says where already
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _machinery(f.filename)]
-    return f"{_shown(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
-
-
-def _shown(filename: str) -> str:
-    path = Path(filename)
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return filename
-
-
-_IMPORTLIB = str(Path(importlib.__file__).parent) + os.sep
-_RUNTIME = str(Path(__file__).parent) + os.sep
 
 
 class Worker:
@@ -145,7 +43,7 @@ class Worker:
         the start, so it carries this worker's own service and process."""
         self.client = client
         self.reloaded = reloaded
-        self.rpc = RpcServer(client)
+        self.rpc = RpcServer(client.parts, client.directory, client.envelopes)
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self._signals = 0
@@ -168,7 +66,14 @@ class Worker:
         _say(f"lightbus: {name} received, stopping (again to exit at once)")
 
     async def run(self, *, install_signals: bool = True) -> int:
-        """Serve until a signal (or :meth:`BusClient.request_stop`); return the exit code."""
+        """Serve until a signal (or :meth:`BusClient.request_stop`); return the exit code.
+
+        In order: the start hooks run, then the listeners start, then the RPC server, the
+        schedules and the heartbeats, so no call or event is served before the hooks have
+        prepared what it needs. If anything of the start fails (a hook raises, a listener
+        names an event its API lacks), what had started is stopped, the stop is recorded
+        and the connections are closed before the error propagates.
+        """
         client = self.client
         loop = asyncio.get_running_loop()
         if client.bind(loop) is not loop:
@@ -180,32 +85,63 @@ class Worker:
         client.stop_requested = asyncio.Event()
         if install_signals:
             self._install_signals()
-        await client.ping()
-        await self._publish(started=True)
-        serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
-        for hook in client.start_hooks:
-            await client.invoke(hook, **_hook_kwargs(hook, client))
-        for listener in client.listeners:
-            await client.start_listener(listener)
-        stopping = asyncio.Event()
-        schedules = [
-            client.spawn(run_schedule(client, s, stopping), name=f"lightbus-every-{s.name}")
-            for s in client.schedules
-        ]
-        heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
-        print(self.describe(), flush=True)
-        self.ready.set()
-        await client.stop_requested.wait()
-        logger.info("Stopping: %s", client.stop_reason)
-        stopping.set()
-        heartbeat.cancel()
-        stop = await stop_worker(
-            client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
-        )
-        fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
-        await stop.within(self._close(), "closing the connections")
-        client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
-        return 1 if fatal else 0
+        tasks: list[asyncio.Task[Any]] = []
+        stopped = False
+        try:
+            await client.ping()
+            await self._publish(started=True)
+            for hook in client.start_hooks:
+                await client.invoke(hook, **_hook_kwargs(hook, client))
+            for listener in client.listeners:
+                await client.start_listener(listener)
+            client.started = True
+            serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
+            stopping = asyncio.Event()
+            schedules = [
+                client.spawn(
+                    run_schedule(client.parts, s, stopping), name=f"lightbus-every-{s.name}"
+                )
+                for s in client.schedules
+            ]
+            heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
+            tasks = [serving, heartbeat, *schedules]
+            print(self.describe(), flush=True)
+            self.ready.set()
+            await client.stop_requested.wait()
+            logger.info("Stopping: %s", client.stop_reason)
+            stopping.set()
+            heartbeat.cancel()
+            stop = await stop_worker(
+                client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
+            )
+            stopped = True
+            fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
+            await stop.within(self._close(), "closing the connections")
+            return 1 if fatal else 0
+        finally:
+            if not stopped:
+                await self._abandon(tasks)
+            client.running_worker = client.started = False
+            client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
+
+    async def _abandon(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """After a failed (or cancelled) start: stop what started, record the stop, close.
+
+        Bounded (``shutdown_grace``): the error that got here is what the caller sees.
+        """
+        client = self.client
+        self.rpc.stop()
+        for task in tasks:
+            task.cancel()
+        if not client.stop_reason:
+            client.stop_reason = "the start failed"
+        try:
+            async with asyncio.timeout(client.settings.shutdown_grace + 1.0):
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await record_stop(client)
+                await self._close()
+        except (Exception, asyncio.CancelledError) as exc:
+            logger.warning("Cleaning up after the failed start: %s: %r", type(exc).__name__, exc)
 
     async def _close(self) -> None:
         try:
@@ -256,14 +192,13 @@ class Worker:
             if started and self.reloaded is not None:
                 client.tracer.add(
                     pipe,
-                    trace.worker_record(
-                        trace.WORKER_RELOADED, client.settings, os.getpid(), **self.reloaded
+                    client.tracer.worker_record(
+                        trace.WORKER_RELOADED, os.getpid(), **self.reloaded
                     ),
                 )
             if started:
-                record = trace.worker_record(
+                record = client.tracer.worker_record(
                     trace.WORKER_STARTED,
-                    client.settings,
                     os.getpid(),
                     apis=sorted(client.apis),
                     version=lightbus.__version__,

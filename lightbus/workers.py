@@ -23,12 +23,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lightbus.busaccess import BusOrClient, access
+from lightbus.busmodule import import_bus as _import_bus
+from lightbus.busmodule import user_frames
 from lightbus.keys import Keys
 from lightbus.message import HOST
 from lightbus.registry import Heartbeat, clashes
 from lightbus.registry import list_workers as _list_workers
-from lightbus.worker import Worker, user_frames
-from lightbus.worker import import_bus as _import_bus
+from lightbus.worker import Worker
 
 if TYPE_CHECKING:
     from lightbus.facade import Bus

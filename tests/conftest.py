@@ -203,7 +203,8 @@ async def serve(redis_url: str) -> Any:
     import asyncio
 
     import lightbus
-    from lightbus.worker import Worker, _worker_import
+    from lightbus.busmodule import worker_import
+    from lightbus.worker import Worker
 
     running: list[tuple[Any, asyncio.Task[int]]] = []
 
@@ -213,7 +214,7 @@ async def serve(redis_url: str) -> Any:
         for api in apis:
             bus.client.register_api(api)
         if setup is not None:
-            with _worker_import():  # as `lightbus run` imports the bus module
+            with worker_import():  # as `lightbus run` imports the bus module
                 setup(bus)
         worker = Worker(bus.client)
         task = asyncio.create_task(worker.run(install_signals=False))

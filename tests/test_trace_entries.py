@@ -12,6 +12,7 @@ import lightbus
 from lightbus import Api, BusClient, Event, Settings, trace, traceentries
 from lightbus.trace import TraceRecord
 from lightbus.traceentries import entry_of, records_from_fields, stream_position
+from lightbus.tracesink import TraceSink
 from lightbus_tools.feed import _after
 
 KEY = "lightbus:trace"
@@ -134,8 +135,8 @@ def test_a_message_step_whose_message_does_not_decode_names_the_entry():
         records_from_fields("5-0", {traceentries.STEPS_FIELD.encode(): junk})
 
 
-def _writer(**settings) -> trace.TraceWriter:
-    return trace.TraceWriter(Settings(**settings), KEY)
+def _writer(**settings) -> TraceSink:
+    return TraceSink(Settings(**settings), KEY)
 
 
 def _read_back(item) -> TraceRecord:

@@ -11,8 +11,8 @@ import lightbus
 from lightbus import trace
 from lightbus.message import Message
 from lightbus.settings import Settings
-from lightbus.trace import TraceWriter
 from lightbus.traceentries import records_from_fields
+from lightbus.tracesink import TraceSink
 
 BUS = """
 import lightbus
@@ -58,8 +58,8 @@ def test_the_same_run_with_tracing_on_does_write(project, start_worker, bus_fact
     wait_until(lambda: raw_redis.xlen("lightbus:trace") >= 6)
 
 
-def writer(**settings) -> TraceWriter:
-    return TraceWriter(Settings(**settings), "lightbus:trace")
+def writer(**settings) -> TraceSink:
+    return TraceSink(Settings(**settings), "lightbus:trace")
 
 
 def event(**kwargs) -> Message:

@@ -15,6 +15,7 @@ import pytest
 from support import wait_until
 
 from lightbus import Api, ValidationError, trace
+from lightbus.traceentries import records_from_fields
 
 SHOP = """
 import dataclasses, datetime
@@ -87,8 +88,9 @@ def shop(project, start_worker):
 
 def trace_steps(raw_redis, step):
     records = [
-        msgspec.json.decode(fields[trace.FIELD.encode()], type=trace.TraceRecord)
-        for _, fields in raw_redis.xrange("lightbus:trace")
+        record
+        for entry_id, fields in raw_redis.xrange("lightbus:trace")
+        for record in records_from_fields(entry_id.decode(), fields)
     ]
     return [r for r in records if r.record == step]
 

@@ -175,7 +175,7 @@ def test_second_signal_exits_at_once(project, start_worker, worker_env, tmp_path
 
 
 def test_default_listener_name_is_stable():
-    from lightbus.client import default_listener_name
+    from lightbus.consumer import default_listener_name
 
     def send_welcome(event):
         pass

@@ -204,8 +204,17 @@ class BusMocker:
 
     # ------------------------------------------------------------ the stand-ins
 
-    async def _fire(self, api: str, name: str, kwargs: dict[str, Any], **options: Any) -> Message:
-        return (await self._record_events(api, name, [kwargs], options))[0]
+    async def _fire(
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        args: tuple[Any, ...] = (),
+        **options: Any,
+    ) -> Message:
+        # args: positional arguments as the user passed them, refused as fire() does.
+        return (await self._record_events(api, name, [kwargs], options, args))[0]
 
     async def _fire_many(
         self, api: str, name: str, items: Iterable[Mapping[str, Any]], **options: Any
@@ -213,7 +222,12 @@ class BusMocker:
         return await self._record_events(api, name, list(items), options)
 
     async def _record_events(
-        self, api: str, name: str, items: list[Any], options: dict[str, Any]
+        self,
+        api: str,
+        name: str,
+        items: list[Any],
+        options: dict[str, Any],
+        args: tuple[Any, ...] = (),
     ) -> list[Message]:
         full = f"{api}.{name}"
         if self.require_mocking and full not in self._mock_events:
@@ -227,7 +241,7 @@ class BusMocker:
         messages = []
         for kwargs in items:
             if spec is not None:
-                spec.check((), kwargs)
+                spec.check(args, kwargs)
                 kwargs = spec.with_defaults(dict(kwargs))
             messages.append(client.make_message("event", api, name, kwargs=dict(kwargs)))
         with self._lock:
@@ -235,13 +249,19 @@ class BusMocker:
         return messages
 
     async def _call(
-        self, api: str, name: str, kwargs: dict[str, Any], *, timeout: float | None = None
+        self,
+        api: str,
+        name: str,
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        args: tuple[Any, ...] = (),
     ) -> Any:
         full = f"{api}.{name}"
         client = self.bus.client
         spec = _local_spec(client, api, name, "rpc")
         if spec is not None:
-            spec.check((), kwargs)
+            spec.check(args, kwargs)
         message = client.make_message("rpc", api, name, kwargs=dict(kwargs))
         with self._lock:
             self.rpcs.append((message, {"timeout": timeout}))

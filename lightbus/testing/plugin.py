@@ -218,7 +218,7 @@ class RunningWorker:
             raise error
 
     def _import(self) -> Any:
-        from lightbus.worker import import_bus
+        from lightbus.busmodule import import_bus
 
         assert self.module_name is not None
         self.replaced = sys.modules.pop(self.module_name, None)

@@ -10,26 +10,24 @@ The handler's slot is free as soon as it returns, but the entry stays held by th
 listener (its lease renewed, handed back at shutdown if need be) until its ack is written;
 a handler task waits for every pending ack before it ends at a graceful stop. The write is
 retried through a lost connection like every other delivery write
-(:func:`lightbus.delivery.persist`); if Redis stays away, the entries stay pending and
+(:func:`lightbus.consumer.delivery.persist`); if Redis stays away, the entries stay pending and
 are delivered again (at-least-once).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lightbus.delivery import Entry, persist
+from lightbus.consumer.delivery import persist
+from lightbus.consumer.entry import Entry, Holder
 from lightbus.trace import MessageStep, TraceRecord
-
-if TYPE_CHECKING:
-    from lightbus.events import ListenerRunner
 
 
 class AckWriter:
     """Collects the acks of one listener and writes each turn's acks at once."""
 
-    def __init__(self, runner: ListenerRunner) -> None:
+    def __init__(self, runner: Holder) -> None:
         self.runner = runner
         self._pending: list[tuple[Entry, TraceRecord | MessageStep | None]] = []
         self._writes: set[asyncio.Task[None]] = set()
@@ -43,7 +41,7 @@ class AckWriter:
             self._scheduled = True
             # A task of the client's: closing the client cancels it (the entries then
             # stay pending, like those of cancelled handlers) before the connections go.
-            write = self.runner.client.spawn(self._write_pending(), name="lightbus-acks")
+            write = self.runner.parts.spawn(self._write_pending(), name="lightbus-acks")
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
 
@@ -61,7 +59,7 @@ class AckWriter:
         for entry, _ in pending:
             ids.setdefault(entry.stream, []).append(entry.entry_id)
         runner = self.runner
-        tracer = runner.client.tracer
+        tracer = runner.parts.tracer
 
         def build(pipe: Any) -> None:
             for stream, entry_ids in ids.items():

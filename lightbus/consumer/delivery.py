@@ -12,7 +12,7 @@ The steps, in order:
    exception: it never stops the entries after it, the listener or a reclaim pass.
 3. The handler runs. On success the entry is acknowledged (``XACK`` in one write with
    the ``event.handled`` record; the acks of entries handled in the same turn share one
-   ``XACK``: :mod:`lightbus.acks`); the acknowledgement is retried through a lost
+   ``XACK``: :mod:`lightbus.consumer.acks`); the acknowledgement is retried through a lost
    connection, and if it still cannot be written the entry stays pending and is
    redelivered (at-least-once).
 4. A handler that raises is recorded (``event.failed``) and retried with exponential
@@ -30,17 +30,14 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightbus import context, limits, trace
 from lightbus.connection import CONNECTION_ERRORS, Backoff, describe, guarded
+from lightbus.consumer.entry import Entry, Holder, Undeliverable
 from lightbus.deadletter import DeadLetter
 from lightbus.errors import BusConnectionError, ValidationError
 from lightbus.message import FIELD, Message, now_ms
-
-if TYPE_CHECKING:
-    from lightbus.events import ListenerRunner
 
 logger = logging.getLogger("lightbus.events")
 
@@ -49,29 +46,7 @@ MESSAGE_FIELD = FIELD.encode()
 SCHEMA_RECHECK_SECONDS = 10.0
 
 
-@dataclass
-class Entry:
-    """A stream entry in the hands of this process."""
-
-    stream: str
-    entry_id: str
-    fields: dict[bytes, bytes]
-    attempt: int
-    acking: bool = False  # handled; its XACK is queued or being written (lightbus.acks)
-
-
-class Unacknowledged(Exception):
-    """An earlier delivery was never acknowledged (its process died or froze).
-
-    Never raised: its name is the ``error_type`` of the trace record of a lost attempt.
-    """
-
-
-class Undeliverable(ValueError):
-    """An entry that no retry can make handleable (its error goes to the dead letter)."""
-
-
-async def handle(runner: ListenerRunner, entry: Entry) -> None:
+async def handle(runner: Holder, entry: Entry) -> None:
     """Handle ``entry`` to the end: acknowledged, dead-lettered, or left pending.
 
     A step of the bus's own that fails on the entry, with whatever exception, dead-letters
@@ -94,7 +69,7 @@ async def handle(runner: ListenerRunner, entry: Entry) -> None:
         await dead_letter(runner, entry, None, exc, traceback.format_exc(), entry.attempt)
 
 
-async def _deliver(runner: ListenerRunner, entry: Entry) -> None:
+async def _deliver(runner: Holder, entry: Entry) -> None:
     if entry.attempt > runner.max_attempts:
         exc = Undeliverable(
             f"delivered {entry.attempt - 1} times without being acknowledged: the handler's "
@@ -119,9 +94,9 @@ async def _deliver(runner: ListenerRunner, entry: Entry) -> None:
         context.leave(token)
 
 
-async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message) -> None:
+async def _handle_message(runner: Holder, entry: Entry, message: Message) -> None:
     try:
-        local = runner.client.checkers.local(message.api, message.name, "event")
+        local = runner.parts.validator.local(message.api, message.name, "event")
         if local is not None:  # the API is defined here: no lookup, no await
             kwargs = local.incoming(message.kwargs, "listener")
         else:
@@ -135,7 +110,7 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
         tb = "" if isinstance(exc, ValidationError) else traceback.format_exc()
         await dead_letter(runner, entry, message, exc, tb, entry.attempt)
         return
-    client = runner.client
+    parts = runner.parts
     while True:
         message.attempt = entry.attempt
         started = time.perf_counter()
@@ -144,7 +119,7 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
             if runner.handler_is_async:
                 await runner.listener.handler(message, **kwargs)
             else:
-                await client.invoke(runner.listener.handler, message, **kwargs)
+                await parts.invoke(runner.listener.handler, message, **kwargs)
         except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
                 raise  # a stop: the entry stays pending (or is handed back)
@@ -157,7 +132,7 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
             entry.attempt += 1
             continue
         duration = (time.perf_counter() - started) * 1000
-        record = client.tracer.message_step(
+        record = parts.tracer.message_step(
             trace.EVENT_HANDLED,
             message,
             entry.fields[MESSAGE_FIELD],
@@ -168,7 +143,7 @@ async def _handle_message(runner: ListenerRunner, entry: Entry, message: Message
         )
         # The handler returned: its slot takes the next entry while the ack is written
         # (the acks of entries handled in the same turn share one XACK and one write, with
-        # persist's retries: lightbus.acks). The entry stays held, its lease renewed,
+        # persist's retries: lightbus.consumer.acks). The entry stays held, its lease renewed,
         # until the ack is written; a graceful stop waits for that too.
         runner.acks.add(entry, record)
         return
@@ -179,10 +154,10 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _accept(runner: ListenerRunner, entry: Entry) -> Message:
+def _accept(runner: Holder, entry: Entry) -> Message:
     """Decode an entry within the limits; raise saying why it is not an event to handle here."""
     api, name = runner.event_of[entry.stream]
-    message = limits.decode_fields(entry.fields, runner.client.settings, api, name)
+    message = limits.decode_fields(entry.fields, runner.parts.settings, api, name)
     if message.kind != "event" or (message.api, message.name) not in runner.listener.events:
         raise Undeliverable(
             f"entry {entry.entry_id} of {entry.stream} holds a message of kind "
@@ -192,7 +167,7 @@ def _accept(runner: ListenerRunner, entry: Entry) -> Message:
     return message
 
 
-async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str, Any]:
+async def _checked_kwargs(runner: Holder, message: Message) -> dict[str, Any]:
     """The event's kwargs, validated and cast to the event's parameter types if known.
 
     Raises :class:`~lightbus.errors.ValidationError` for arguments that do not fit. An
@@ -203,7 +178,7 @@ async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str,
     absent_since = runner.unchecked.get(key)
     if absent_since is not None and time.monotonic() - absent_since < SCHEMA_RECHECK_SECONDS:
         return message.kwargs
-    checker = await runner.client.checkers.for_listener(message.api, message.name)
+    checker = await runner.parts.validator.for_listener(message.api, message.name)
     if checker is None:
         runner.unchecked[key] = time.monotonic()
         return message.kwargs
@@ -211,17 +186,17 @@ async def _checked_kwargs(runner: ListenerRunner, message: Message) -> dict[str,
     return checker.incoming(message.kwargs, "listener")
 
 
-def decoded_or_none(runner: ListenerRunner, entry: Entry) -> Message | None:
+def decoded_or_none(runner: Holder, entry: Entry) -> Message | None:
     """The entry's message, or None when it cannot be read, whatever the reason."""
     try:
         api, name = runner.event_of[entry.stream]
-        return limits.decode_fields(entry.fields, runner.client.settings, api, name)
+        return limits.decode_fields(entry.fields, runner.parts.settings, api, name)
     except Exception:
         return None
 
 
 async def _failed(
-    runner: ListenerRunner,
+    runner: Holder,
     entry: Entry,
     message: Message,
     exc: BaseException,
@@ -230,7 +205,7 @@ async def _failed(
     duration: float,
 ) -> bool:
     """Record a failure; dead-letter or wait for the retry. True when done with the entry."""
-    client = runner.client
+    parts = runner.parts
     logger.error(
         "Listener %s failed on %s (id %s, attempt %d/%d): %s: %s",
         runner.listener.name,
@@ -241,7 +216,7 @@ async def _failed(
         type(exc).__name__,
         exc,
     )
-    record = client.tracer.for_message(
+    record = parts.tracer.for_message(
         trace.EVENT_FAILED,
         message,
         listener=runner.listener.name,
@@ -252,17 +227,17 @@ async def _failed(
         traceback=tb,
     )
     try:
-        await client.write_records([record])
+        await parts.tracer.write([record])
     except (BusConnectionError, *CONNECTION_ERRORS) as write_error:
         logger.warning("Could not record the failure: %s", write_error)
     if runner.listener.on_error == "stop":
         runner.fatal = exc
-        client.request_stop(f"listener {runner.listener.name} failed and on_error='stop'")
+        parts.request_stop(f"listener {runner.listener.name} failed and on_error='stop'")
         return True
     if entry.attempt >= runner.max_attempts:
         await dead_letter(runner, entry, message, exc, tb, entry.attempt)
         return True
-    delay = min(client.settings.retry_backoff * 2 ** (entry.attempt - 1), MAX_BACKOFF)
+    delay = min(parts.settings.retry_backoff * 2 ** (entry.attempt - 1), MAX_BACKOFF)
     await asyncio.sleep(delay)
 
     # XCLAIM bumps the delivery count, so a crash from here on still counts attempts.
@@ -281,7 +256,7 @@ async def _failed(
 
 
 async def dead_letter(
-    runner: ListenerRunner,
+    runner: Holder,
     entry: Entry,
     message: Message | None,
     exc: BaseException,
@@ -289,7 +264,7 @@ async def dead_letter(
     attempts: int,
 ) -> None:
     """Move ``entry`` to the dead-letter stream, acknowledge it, record it."""
-    client = runner.client
+    parts = runner.parts
     # The dead letter belongs to the stream the entry was read from, whatever it claims.
     api, name = runner.event_of[entry.stream]
     letter = DeadLetter(
@@ -303,7 +278,7 @@ async def dead_letter(
         attempts=attempts,
         error_type=trace.qualified_name(type(exc)),
         error=str(exc),
-        traceback=client.tracer.cap_traceback(tb),
+        traceback=parts.tracer.cap_traceback(tb),
         ts=now_ms(),
         raw=entry.fields.get(b"m", b""),
     )
@@ -331,7 +306,7 @@ async def dead_letter(
         )
     else:
         message.attempt = attempts
-        record = client.tracer.for_message(
+        record = parts.tracer.for_message(
             trace.EVENT_DEAD_LETTERED,
             message,
             listener=runner.listener.name,
@@ -343,19 +318,19 @@ async def dead_letter(
 
     def move(pipe: Any) -> None:
         pipe.xadd(
-            client.keys.dead_letters(api, name),
+            parts.keys.dead_letters(api, name),
             letter.to_fields(),
-            maxlen=client.settings.event_stream_maxlen,
+            maxlen=parts.settings.event_stream_maxlen,
             approximate=True,
         )
         pipe.xack(entry.stream, runner.group, entry.entry_id)
-        client.tracer.add(pipe, record)
+        parts.tracer.add(pipe, record)
 
     await persist(runner, move, f"dead-letter {entry.entry_id} of {entry.stream}")
 
 
 async def persist(
-    runner: ListenerRunner, build: Callable[[Any], None], what: str, *, batch: bool = True
+    runner: Holder, build: Callable[[Any], None], what: str, *, batch: bool = True
 ) -> list[Any]:
     """Run one group of writes, retrying through a lost connection for up to ``ack_timeout``.
 
@@ -364,18 +339,18 @@ async def persist(
     when Redis stayed unreachable: the entry then stays pending and is redelivered, which
     is what at-least-once allows.
     """
-    client = runner.client
-    give_up = time.monotonic() + max(client.settings.ack_timeout, 1.0)
+    parts = runner.parts
+    give_up = time.monotonic() + max(parts.settings.ack_timeout, 1.0)
     backoff = Backoff()
     while True:
         try:
             if batch:
-                async with client.pipeline() as group:
+                async with parts.pipeline() as group:
                     build(group)
                     return list(await group.execute())  # bounded like guarded()
-            async with client.redis.pipeline(transaction=False) as pipe:
+            async with parts.redis.pipeline(transaction=False) as pipe:
                 build(pipe)
-                return list(await guarded(client.settings, pipe.execute()))
+                return list(await guarded(parts.settings, pipe.execute()))
         except (BusConnectionError, *CONNECTION_ERRORS) as exc:
             if time.monotonic() >= give_up:
                 logger.error(
@@ -384,7 +359,3 @@ async def persist(
                 return []
             logger.warning("Could not %s (%s); retrying", what, describe(exc))
             await asyncio.sleep(backoff.next())
-
-
-def text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

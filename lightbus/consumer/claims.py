@@ -2,7 +2,7 @@
 
 A listener's consumer group keeps, per consumer, the entries delivered and not yet
 acknowledged (the PEL). :class:`Claims` does everything a listener does with that
-ownership, apart from reading new entries and handling them (:mod:`lightbus.events`):
+ownership, apart from reading new entries and handling them (:mod:`lightbus.consumer.listener`):
 
 - **take back its own** pending entries at start and after a lost connection (a process
   restarted with the same process name resumes where it died);
@@ -20,23 +20,21 @@ ownership, apart from reading new entries and handling them (:mod:`lightbus.even
   that just took an entry is never removed with it).
 
 One pass may meet an entry that does not decode, or worse: whatever it holds, the entry
-is handed to :mod:`lightbus.delivery` like any other, which dead-letters it, and the
+is handed to :mod:`lightbus.consumer.delivery` like any other, which dead-letters it, and the
 pass goes on with the rest.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lightbus import registry, trace
 from lightbus.connection import CONNECTION_ERRORS, describe, guarded
-from lightbus.delivery import Entry, Unacknowledged, decoded_or_none, text
+from lightbus.consumer.delivery import decoded_or_none
+from lightbus.consumer.entry import UNACKNOWLEDGED, Entry, Holder, Unacknowledged, text
 from lightbus.errors import BusConnectionError
 from lightbus.message import now_ms
-
-if TYPE_CHECKING:
-    from lightbus.events import ListenerRunner
 
 logger = logging.getLogger("lightbus.events")
 
@@ -64,11 +62,11 @@ return removed
 
 
 class Claims:
-    """The pending-entry side of one :class:`~lightbus.events.ListenerRunner`."""
+    """The pending-entry side of one :class:`~lightbus.consumer.listener.ListenerRunner`."""
 
-    def __init__(self, runner: ListenerRunner) -> None:
+    def __init__(self, runner: Holder) -> None:
         self.runner = runner
-        self.handback_stream = runner.client.keys.handback(runner.group)
+        self.handback_stream = runner.parts.keys.handback(runner.group)
         self._cursors: dict[str, str] = {}  # XAUTOCLAIM's position per stream
         self._remove_gone: Any = None
 
@@ -105,7 +103,7 @@ class Claims:
     async def reclaim_stale(self) -> bool:
         """Claim entries idle past ``ack_timeout``. True when more may be waiting."""
         runner = self.runner
-        ack_timeout = runner.client.settings.ack_timeout
+        ack_timeout = runner.parts.settings.ack_timeout
         more = False
         for stream in runner.streams:
             if runner.free <= 0:
@@ -162,7 +160,7 @@ class Claims:
                 lost.append(record)
             runner.spawn(entry)
         runner.pool.dispatch()
-        tracer = runner.client.tracer
+        tracer = runner.parts.tracer
         if lost and tracer.enabled:
             async with runner.redis.pipeline(transaction=False) as pipe:
                 for record in lost:
@@ -175,7 +173,7 @@ class Claims:
         if message is None:
             return None  # the delivery dead-letters it and records that
         message.attempt = entry.attempt - 1
-        return runner.client.tracer.for_message(
+        record = runner.parts.tracer.for_message(
             trace.EVENT_FAILED,
             message,
             listener=runner.listener.name,
@@ -187,6 +185,9 @@ class Claims:
             ),
             with_payload=False,
         )
+        if record is not None:
+            record.error_type = UNACKNOWLEDGED  # a documented value, whatever the module
+        return record
 
     async def renew_leases(self) -> None:
         runner = self.runner
@@ -205,13 +206,13 @@ class Claims:
         entries then stay pending on this consumer until ``ack_timeout``).
         """
         runner = self.runner
-        settings = runner.client.settings
+        settings = runner.parts.settings
         idle_ms = int(settings.ack_timeout * 1000) + 1000
         by_stream: dict[str, list[str]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.entry_id)
         try:
-            async with runner.client.redis.pipeline(transaction=False) as pipe:
+            async with runner.parts.redis.pipeline(transaction=False) as pipe:
                 for stream, ids in by_stream.items():
                     pipe.xclaim(
                         stream,
@@ -238,12 +239,12 @@ class Claims:
     async def remove_gone_consumers(self) -> list[str]:
         """Delete the group's consumers that are gone and hold nothing; return their names."""
         runner = self.runner
-        client = runner.client
+        parts = runner.parts
         if self._remove_gone is None:
             self._remove_gone = runner.redis.register_script(_REMOVE_GONE)
-        live = await registry.list_workers(runner.redis, client.keys)
+        live = await registry.list_workers(runner.redis, parts.keys)
         keep = {runner.consumer, *(worker.process for worker in live)}
-        idle_ms = int(client.settings.ack_timeout * 1000)
+        idle_ms = int(parts.settings.ack_timeout * 1000)
         removed: list[str] = []
         # The hand-back stream too: from Redis 7.2 on, every read creates its consumer.
         for stream in [*runner.streams, self.handback_stream]:

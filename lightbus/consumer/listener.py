@@ -3,11 +3,11 @@
 Each listener is a consumer group ``<service>.<listener>`` on every stream it listens
 to; each process is a consumer named by its process name. An entry is acknowledged
 (``XACK``, in one pipeline with its ``event.handled`` trace record) only after the
-handler returns; what happens to one entry is :mod:`lightbus.delivery`'s job.
+handler returns; what happens to one entry is :mod:`lightbus.consumer.delivery`'s job.
 
 This module owns the reading loop: it reads at most as many entries as the listener
 has free handler slots (``listener_concurrency``), so a slow handler never makes it
-read without bound, and it schedules the work of :mod:`lightbus.claims` on the pending
+read without bound, and it schedules the work of :mod:`lightbus.consumer.claims` on the pending
 entries:
 
 - while a handler runs, its entry's lease is renewed (``XCLAIM ... JUSTID`` resets the
@@ -38,17 +38,17 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from lightbus import delivery
-from lightbus.acks import AckWriter
 from lightbus.blocking import BlockingReader
-from lightbus.claims import Claims
 from lightbus.connection import CONNECTION_ERRORS, Backoff, connect, describe
-from lightbus.delivery import Entry, text
+from lightbus.consumer.acks import AckWriter
+from lightbus.consumer.claims import Claims
+from lightbus.consumer.delivery import handle
+from lightbus.consumer.entry import Entry, text
+from lightbus.consumer.pool import HandlerPool
 from lightbus.invoke import is_async
-from lightbus.pool import HandlerPool
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.parts import Parts
     from lightbus.settings import Settings
 
 logger = logging.getLogger("lightbus.events")
@@ -68,21 +68,21 @@ class Listener:
     max_attempts: int | None = None
     on_error: str = "retry"
 
-    def streams(self, client: BusClient) -> list[str]:
-        return [client.keys.event_stream(api, name) for api, name in self.events]
+    def streams(self, parts: Parts) -> list[str]:
+        return [parts.keys.event_stream(api, name) for api, name in self.events]
 
 
 class ListenerRunner:
     """Consumes the streams of one :class:`Listener` until stopped."""
 
-    def __init__(self, client: BusClient, listener: Listener) -> None:
-        self.client = client
+    def __init__(self, parts: Parts, listener: Listener) -> None:
+        self.parts = parts
         self.listener = listener
-        self.group = client.keys.consumer_group(client.settings.service_name, listener.name)
-        self.consumer = client.settings.process_name
-        self.streams = listener.streams(client)
+        self.group = parts.keys.consumer_group(parts.settings.service_name, listener.name)
+        self.consumer = parts.settings.process_name
+        self.streams = listener.streams(parts)
         self.event_of = dict(zip(self.streams, listener.events, strict=True))
-        self.max_attempts = listener.max_attempts or client.settings.max_attempts
+        self.max_attempts = listener.max_attempts or parts.settings.max_attempts
         # Every entry this process holds: queued, being handled, or waiting for its ack.
         self.held: dict[tuple[str, str], Entry] = {}
         # Events that nothing here or live describes, and since when (see delivery).
@@ -94,7 +94,7 @@ class ListenerRunner:
         self.acks = AckWriter(self)
         self.handler_is_async = is_async(listener.handler)
         self.pool: HandlerPool[Entry] = HandlerPool(
-            handler_slots(client.settings, self.handler_is_async),
+            handler_slots(parts.settings, self.handler_is_async),
             self._handle,
             finish=self.acks.flushed,
             name=f"lightbus-listener-{listener.name}",
@@ -103,10 +103,10 @@ class ListenerRunner:
         self._reader: Any = None  # XREADGROUP on a dedicated connection
         self.claims = Claims(self)
         self._reclaim_now = False  # another consumer handed entries back
-        ack_ms = client.settings.ack_timeout * 1000
+        ack_ms = parts.settings.ack_timeout * 1000
         # Leases are renewed three times per ack_timeout, and a blocking read never
         # outlasts a renewal period, so a live handler's entry is never idle that long.
-        self._renew_every = client.settings.ack_timeout / 3
+        self._renew_every = parts.settings.ack_timeout / 3
         self._block_ms = max(10, min(BLOCK_MS, int(ack_ms / 4)))
 
     @property
@@ -136,7 +136,7 @@ class ListenerRunner:
                 await asyncio.gather(self.task, return_exceptions=True)
 
     async def create_groups(self, since: str | None = None) -> None:
-        redis = self.redis or self.client.redis
+        redis = self.redis or self.parts.redis
         # The hand-back stream from now on: what was handed back before is reclaimed by
         # the first pass anyway.
         starts = [(stream, since or self.listener.since) for stream in self.streams]
@@ -151,8 +151,8 @@ class ListenerRunner:
 
     async def run(self) -> None:
         """Read and handle entries until :meth:`stop`; then return (in-flight tasks remain)."""
-        self.redis = connect(self.client.settings, blocking=True, max_connections=1, retries=False)
-        self._reader = BlockingReader(self.client.settings)
+        self.redis = connect(self.parts.settings, blocking=True, max_connections=1, retries=False)
+        self._reader = BlockingReader(self.parts.settings)
         self.pool.start()
         backoff = Backoff()
         take_back_own = True
@@ -174,11 +174,11 @@ class ListenerRunner:
                         next_renew = now + self._renew_every
                         await self.claims.renew_leases()
                     if now >= next_cleanup:
-                        next_cleanup = now + self.client.settings.ack_timeout / 2
+                        next_cleanup = now + self.parts.settings.ack_timeout / 2
                         await self.claims.remove_gone_consumers()
                     backlog = False
                     if now >= next_reclaim or self._reclaim_now:
-                        next_reclaim = now + self.client.settings.ack_timeout / 2
+                        next_reclaim = now + self.parts.settings.ack_timeout / 2
                         self._reclaim_now = False
                         backlog = await self.claims.reclaim_stale()
                         if backlog:
@@ -232,7 +232,7 @@ class ListenerRunner:
         # Handlers finishing together free their slots over a few turns of the loop (and
         # their acks in one or two writes): waiting briefly for half the slots makes each
         # read fetch a batch instead of one entry per round trip.
-        wanted = max(1, self.client.settings.listener_concurrency // 2)
+        wanted = max(1, self.parts.settings.listener_concurrency // 2)
         if self.free < wanted:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(BATCH_WAIT):
@@ -273,7 +273,7 @@ class ListenerRunner:
 
     async def _handle(self, entry: Entry) -> None:
         try:
-            await delivery.handle(self, entry)
+            await handle(self, entry)
         finally:
             if not entry.acking:  # dead-lettered, left pending, or cancelled
                 self.forget(entry)

@@ -56,6 +56,7 @@ class HandlerPool(Generic[T]):
         self._idle: list[asyncio.Future[None]] = []
         self._wake_scheduled = False
         self._closing = False
+        self._owner: asyncio.Task[Any] | None = None  # the task that started the pool
 
     @property
     def free(self) -> int:
@@ -68,6 +69,8 @@ class HandlerPool(Generic[T]):
         return len(self.running) + len(self._queue)
 
     def start(self) -> None:
+        """Start the tasks; the calling task (the listener's reading loop) owns them."""
+        self._owner = asyncio.current_task()
         for _ in range(self.size):
             self._start_task()
 
@@ -148,10 +151,23 @@ class HandlerPool(Generic[T]):
     def _ended(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         self.running.pop(task, None)
-        if not self._closing:
-            # Cancelled from outside while the listener goes on: keep the slot alive, or
-            # entries would be read into a queue no task takes.
-            self._start_task()
+        if self._closing or not self._owner_alive():
+            return
+        # Cancelled from outside while the listener goes on: keep the slot alive, or
+        # entries would be read into a queue no task takes.
+        self._start_task()
+
+    def _owner_alive(self) -> bool:
+        """Whether the task that started the pool goes on (not done, not being cancelled).
+
+        At loop teardown every task is cancelled at once: a handler task that ends then
+        must not be replaced, or the new task is left pending when the loop closes
+        ("Task was destroyed but it is pending!").
+        """
+        owner = self._owner
+        if owner is None:
+            return True
+        return not owner.done() and not owner.cancelling() and not owner.get_loop().is_closed()
 
 
 class _Yield:

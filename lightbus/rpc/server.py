@@ -1,11 +1,8 @@
-"""RPC over Redis lists: the caller's reply reader and the worker's call server.
+"""Serving RPCs: the worker's side (the caller's is :mod:`lightbus.rpc.caller`).
 
-A call is one pipeline from the caller (``RPUSH`` of the call onto the API's queue plus
-its ``rpc.called`` trace record). Each calling process has one reply list, read by one
-blocking ``BLPOP`` loop that hands each result to the waiting call, so waiting for a
-result costs no round trip of its own. The worker pops calls with ``BLPOP``, never starts
-one whose deadline has passed, and answers with one pipeline (``RPUSH`` of the result,
-``PEXPIRE`` of the reply list, and the ``rpc.handled``/``rpc.failed`` record).
+The worker pops calls with ``BLPOP``, never starts one whose deadline has passed, and
+answers with one write (``RPUSH`` of the result, ``PEXPIRE`` of the reply list, and the
+``rpc.handled``/``rpc.failed`` record).
 
 Delivery of a call is at-most-once per pop: ``BLPOP`` removes it, so a worker that dies
 mid-call loses it and the caller gets :class:`~lightbus.errors.RpcTimeout` at its
@@ -30,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from lightbus import context, ids, limits, trace
+from lightbus import context, limits, trace
 from lightbus.blocking import BlockingReader
 from lightbus.connection import CONNECTION_ERRORS, Backoff, describe
 from lightbus.errors import (
@@ -44,12 +41,12 @@ from lightbus.errors import (
 from lightbus.message import ErrorInfo, Message, now_ms
 
 if TYPE_CHECKING:
-    from lightbus.client import BusClient
+    from lightbus.apis import ApiDirectory
+    from lightbus.envelope import Envelopes
+    from lightbus.parts import Parts
 
 logger = logging.getLogger("lightbus.rpc")
 
-# Pushed onto a reply list to wake its reader when it should stop; never a message.
-WAKE = b"-"
 BLOCK_SECONDS = 1
 REPLY_TTL_MS = 60_000
 SEEN_MAX = 10_000
@@ -82,115 +79,16 @@ def deadline_guard(fn: Callable[..., Any], deadline: int) -> Callable[..., Any]:
     return guarded
 
 
-class ReplyReader:
-    """Reads this process's reply list and resolves the matching call's future."""
-
-    def __init__(self, client: BusClient) -> None:
-        self.client = client
-        self.key = client.keys.reply(client.settings.process_name, ids.span_id())
-        self._waiting: dict[str, asyncio.Future[Message]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._redis: Any = None
-        self._stopping = False
-
-    def expect(self, call_id: str) -> asyncio.Future[Message]:
-        if self._task is None or self._task.done():
-            # Started by the first call, maybe inside a handler: it must not keep that
-            # handler's trace (its log lines would carry it for good).
-            self._task = asyncio.get_running_loop().create_task(
-                self._read(), name="lightbus-reply-reader", context=context.detached()
-            )
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiting[call_id] = future
-        return future
-
-    def forget(self, call_id: str) -> None:
-        self._waiting.pop(call_id, None)
-
-    async def _read(self) -> None:
-        self._redis = BlockingReader(self.client.settings)
-        backoff = Backoff()
-        try:
-            while not self._stopping:
-                try:
-                    item = await self._redis.blpop([self.key], timeout=BLOCK_SECONDS)
-                except (*CONNECTION_ERRORS, RedisError) as exc:
-                    logger.warning("Reply reader lost Redis (%s); retrying", describe(exc))
-                    await backoff.wait()
-                    continue
-                backoff.reset()
-                if item is None or item[1] == WAKE:
-                    continue
-                result = self._reply(item[1])
-                if result is None:
-                    continue
-                future = self._waiting.pop(result.causation_id, None)
-                if future is not None and not future.done():
-                    future.set_result(result)
-                    # Let the caller resume before this loop spends its time sending the
-                    # next BLPOP: that is on the caller's critical path otherwise.
-                    await asyncio.sleep(0)
-        finally:
-            await self._redis.aclose(close_connection_pool=True)
-
-    def _reply(self, raw: bytes) -> Message | None:
-        """The reply in ``raw``; one that cannot be read fails its call, if it names it."""
-        try:
-            return limits.decode(raw, self.client.settings)
-        except Exception as exc:  # whatever it holds, the reader reads on
-            head = limits.header(raw)
-            logger.error(
-                "A reply to call %s cannot be read: %s: %s",
-                head.causation_id if head else "(unknown)",
-                trace.qualified_name(type(exc)),
-                exc,
-            )
-            if head is None or not head.causation_id:
-                return None
-            return Message(
-                id=head.id,
-                kind="result",
-                api=head.api,
-                name=head.name,
-                trace_id=head.trace_id,
-                span_id=head.span_id,
-                causation_id=head.causation_id,
-                error=ErrorInfo(
-                    type=trace.qualified_name(type(exc)),
-                    message=f"its reply could not be read here: {exc}",
-                ),
-            )
-
-    async def close(self) -> None:
-        """Stop reading. Bounded: returns within about two seconds whatever Redis does.
-
-        The reader is woken with a marker pushed onto its own list rather than
-        cancelled: cancelling a task blocked in a read on redis-py's connection was
-        seen to be lost now and then on Python 3.11, leaving ``close()`` waiting forever.
-        """
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        if not task.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.client.redis.rpush(self.key, WAKE), 1.0)
-            done, _ = await asyncio.wait([task], timeout=BLOCK_SECONDS + 1)
-            if not done:
-                task.cancel()
-                await asyncio.wait([task], timeout=1.0)
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            logger.warning("Reply reader ended with %r", task.exception())
-
-
 class RpcServer:
     """Serves the RPCs of the locally registered APIs."""
 
-    def __init__(self, client: BusClient) -> None:
-        self.client = client
+    def __init__(self, parts: Parts, directory: ApiDirectory, envelopes: Envelopes) -> None:
+        self.parts = parts
+        self.directory = directory
+        self.envelopes = envelopes
         self.in_flight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
-        self._slots = asyncio.Semaphore(client.settings.rpc_concurrency)
+        self._slots = asyncio.Semaphore(parts.settings.rpc_concurrency)
         # Call ids this worker has started, until their deadlines pass: a duplicate copy
         # of a call (a re-sent pipeline) that reaches this worker again is skipped.
         self._seen: OrderedDict[str, int] = OrderedDict()
@@ -200,12 +98,12 @@ class RpcServer:
 
     async def serve(self) -> None:
         """Pop and run calls until :meth:`stop`. Returns once reading has stopped."""
-        client = self.client
-        apis = {client.keys.rpc_queue(api): api for api in sorted(client.apis)}
+        parts = self.parts
+        apis = {parts.keys.rpc_queue(api): api for api in sorted(self.directory.apis)}
         queues = list(apis)
         if not queues:
             return
-        redis = BlockingReader(client.settings)
+        redis = BlockingReader(parts.settings)
         backoff = Backoff()
         try:
             while not self._stopping.is_set():
@@ -237,9 +135,9 @@ class RpcServer:
             logger.error("RPC task failed", exc_info=task.exception())
 
     async def _handle(self, raw: bytes, api: str) -> None:
-        client = self.client
+        parts = self.parts
         try:
-            call = limits.decode(raw, client.settings, api=api)
+            call = limits.decode(raw, parts.settings, api=api)
         except Exception as exc:  # whatever it holds, the server serves on
             await self._refuse(raw, exc)
             return
@@ -263,7 +161,7 @@ class RpcServer:
         tb = ""
         result: Any = None
         try:
-            result = await client.serve_call(call)
+            result = await self.serve_call(call)
         except CallExpired as exc:
             await self._expired(call, exc.late_ms, queued_ms)
             return
@@ -272,31 +170,37 @@ class RpcServer:
             tb = traceback.format_exc()
             _log_failure(call, exc)
         duration_ms = (time.perf_counter() - started) * 1000
-        reply = client.make_message(
+        reply = self.envelopes.make(
             "result",
             call.api,
             call.name,
             parent=call,
             result=result,
-            error=_error_info(error, tb, client.tracer.traceback_cap),
+            error=_error_info(error, tb, parts.tracer.traceback_cap),
         )
         try:
-            data = limits.encode(reply, client.settings)
+            data = limits.encode(reply, parts.settings)
         except LightbusError as exc:  # not JSON, too large, too deep: the caller is told
             error, tb = exc, traceback.format_exc()
             reply.result = None
-            reply.error = _error_info(exc, tb, client.tracer.traceback_cap)
+            reply.error = _error_info(exc, tb, parts.tracer.traceback_cap)
             data = reply.to_json()
-        step = trace.RPC_FAILED if error else trace.RPC_HANDLED
-        record = client.tracer.for_message(
-            step,
-            call,
-            status="error" if error else "ok",
-            queued_ms=queued_ms,
-            duration_ms=duration_ms,
-            error=error,
-            traceback=tb,
-        )
+        record: trace.TraceRecord | trace.MessageStep | None
+        if error is None:
+            # By reference to the call as it came (the compact form, see TraceSink).
+            record = parts.tracer.message_step(
+                trace.RPC_HANDLED, call, raw, queued_ms=queued_ms, duration_ms=duration_ms
+            )
+        else:
+            record = parts.tracer.for_message(
+                trace.RPC_FAILED,
+                call,
+                status="error",
+                queued_ms=queued_ms,
+                duration_ms=duration_ms,
+                error=error,
+                traceback=tb,
+            )
         await self._answer(call, data, record)
 
     async def _refuse(self, raw: bytes, exc: Exception) -> None:
@@ -310,28 +214,30 @@ class RpcServer:
         )
         if call is None or not call.reply_to or not call.id:
             return  # nobody to answer
-        client = self.client
-        reply = client.make_message(
+        parts = self.parts
+        reply = self.envelopes.make(
             "result",
             call.api,
             call.name,
             parent=call,
-            error=_error_info(exc, "", client.tracer.traceback_cap),
+            error=_error_info(exc, "", parts.tracer.traceback_cap),
         )
-        record = client.tracer.for_message(trace.RPC_FAILED, call, status="error", error=exc)
+        record = parts.tracer.for_message(trace.RPC_FAILED, call, status="error", error=exc)
         await self._answer(call, reply.to_json(), record)
 
-    async def _answer(self, call: Message, data: bytes, record: trace.TraceRecord | None) -> None:
+    async def _answer(
+        self, call: Message, data: bytes, record: trace.TraceRecord | trace.MessageStep | None
+    ) -> None:
         """Send the result (if the call has a reply list) with its trace record."""
-        client = self.client
+        parts = self.parts
         backoff = Backoff()
         while True:
             try:
-                async with client.pipeline() as pipe:
+                async with parts.pipeline() as pipe:
                     if call.reply_to:
                         pipe.rpush(call.reply_to, data)
                         pipe.pexpire(call.reply_to, REPLY_TTL_MS)
-                    client.tracer.add(pipe, record)
+                    parts.tracer.add(pipe, record)
                     await pipe.execute()  # bounded, errors as BusConnectionError
                 return
             except (BusConnectionError, *CONNECTION_ERRORS) as exc:
@@ -342,7 +248,7 @@ class RpcServer:
                 await asyncio.sleep(backoff.next())
 
     async def _expired(self, call: Message, late_ms: int, queued_ms: float) -> None:
-        record = self.client.tracer.for_message(
+        record = self.parts.tracer.for_message(
             trace.RPC_EXPIRED, call, status="expired", queued_ms=queued_ms
         )
         logger.warning(
@@ -353,9 +259,27 @@ class RpcServer:
             late_ms,
         )
         try:
-            await self.client.write_records([record])
+            await self.parts.tracer.write([record])
         except (LightbusError, *CONNECTION_ERRORS) as exc:
             logger.warning("Could not record the expiry: %s", exc)
+
+    async def serve_call(self, call: Message) -> Any:
+        """Run one incoming call against the local API; return the result's JSON form."""
+        definition = self.directory.apis.get(call.api)
+        if definition is None:
+            raise UnknownApi(call.api, self.directory.apis)
+        rpc = definition.rpcs.get(call.name)
+        if rpc is None:
+            raise UnknownName(call.api, call.name, kind="rpc", known=definition.rpcs)
+        parts = self.parts
+        rule = await parts.validator.rule(call.api, call.name, "rpc")
+        # Its ValidationError (names included) travels back to the caller intact.
+        kwargs = rule.incoming(call.kwargs, "worker")
+        method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
+        result = await parts.invoke(
+            method, trace=(call.trace_id, call.span_id, call.id, call.replay_of), **kwargs
+        )
+        return rule.result_out(result)
 
     def _duplicate(self, call: Message) -> bool:
         seen = self._seen
