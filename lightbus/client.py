@@ -154,10 +154,9 @@ class BusClient:
         days: float = 0,
         also_run_immediately: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: run the function on this interval in the worker.
-
-        Across all workers of the bus, each tick runs once (a Redis lock decides which);
-        ``also_run_immediately=True`` also runs it as each worker starts."""
+        """Decorator: run the function on this interval in the worker (and, with
+        ``also_run_immediately=True``, as each worker starts). Across all workers of the
+        bus, each tick runs once (a Redis lock decides which)."""
         interval = seconds + minutes * 60 + hours * 3600 + days * 86400
         if interval <= 0:
             raise ValueError("every() needs a positive interval, e.g. every(seconds=30)")
@@ -260,13 +259,15 @@ class BusClient:
         *,
         timeout: float | None = None,
         args: tuple[Any, ...] = (),
+        **options: Any,
     ) -> Any:
         """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
 
         ``args``: positional arguments as the user passed them, refused (calls take
-        keyword arguments only) with the rest of the checks, once.
+        keyword arguments only) with the rest of the checks, once. ``options`` go to the
+        envelope (``replay_of``, ``parent``, ``message_id``: see :mod:`lightbus.replay`).
         """
-        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args)
+        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args, **options)
 
     async def fire(
         self,
