@@ -119,6 +119,7 @@ class Settings:
     trace_traceback_bytes: int = 8192
     trace_redact: tuple[str, ...] = ("password", "secret", "token", "api_key")
     validate: bool = True
+    otel_enabled: bool = False
 
     def __post_init__(self) -> None:
         if not self.process_name:

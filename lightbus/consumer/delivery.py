@@ -83,7 +83,9 @@ async def _deliver(runner: Holder, entry: Entry) -> None:
         await dead_letter(runner, entry, decoded_or_none(runner, entry), exc, "", entry.attempt)
         return
     # The handler and the runtime's log lines about the event carry its trace.
-    token = context.enter_message(message.trace_id, message.span_id, message.id)
+    spans = runner.parts.spans  # OpenTelemetry: the handler's messages are its span's children
+    span_id = message.span_id if spans is None else spans.begin(message, runner.listener.name)
+    token = context.enter_message(message.trace_id, span_id, message.id)
     try:
         await _handle_message(runner, entry, message)
     finally:
