@@ -31,6 +31,7 @@ from typing import Any
 from lightbus import context, ids, trace
 from lightbus.errors import ConfigError
 from lightbus.message import Message
+from lightbus.tracesink import Step
 
 SYSTEM = "lightbus"  # messaging.system: the bus is the messaging system, Redis its store
 MAX_OPEN = 10_000  # spans waiting for the step that ends them; the oldest end beyond this
@@ -123,17 +124,15 @@ class Spans:
 
     # ------------------------------------------------------------------ steps
 
-    def step(
-        self,
-        step: str,
-        message: Message,
-        listener: str,
-        status: str,
-        error: BaseException | None,
-        queued_ms: float,
-        duration_ms: float,
-    ) -> None:
-        """The trace sink built the record of ``step``: end the span it settles, or make one."""
+    def observe(self, seen: Step) -> None:
+        """The trace sink built the record of a step: end the span it settles, or make one."""
+        step, message, listener, status, error = (
+            seen.step,
+            seen.message,
+            seen.listener,
+            seen.status,
+            seen.error,
+        )
         if step == trace.RPC_CALLED:
             return  # the call's span ends with rpc.returned
         key = (message.span_id, _SEND if step in _SENDING else listener)
@@ -141,7 +140,7 @@ class Spans:
         if span is None:
             if step in _SENDING:
                 return  # sent with the bus's own ids (no SDK, or a start_trace() root)
-            span = self._late_span(step, message, listener, duration_ms)
+            span = self._late_span(step, message, listener, seen.duration_ms)
         if step == trace.RPC_RETURNED or step in _SETTLING:
             span.set_attribute("lightbus.step", step)
         if status != "ok":

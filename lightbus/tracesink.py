@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -53,20 +53,24 @@ class _Pipeline(Protocol):
     def xadd(self, name: Any, fields: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
+class Step(NamedTuple):
+    """A step of a message, as the sink's observers are told of it."""
+
+    step: str
+    message: Message
+    listener: str
+    status: str
+    error: BaseException | None
+    queued_ms: float
+    duration_ms: float
+
+
 class Observer(Protocol):
     """Told of every step of a message the sink builds a record of (even with tracing
-    off): the OpenTelemetry spans (:mod:`lightbus.otel`), the Prometheus metrics."""
+    off): the OpenTelemetry spans (:mod:`lightbus.otel`), the Prometheus metrics
+    (:mod:`lightbus.prometheus`)."""
 
-    def step(
-        self,
-        step: str,
-        message: Message,
-        listener: str,
-        status: str,
-        error: BaseException | None,
-        queued_ms: float,
-        duration_ms: float,
-    ) -> None: ...
+    def observe(self, step: Step) -> None: ...
 
 
 class TraceSink:
@@ -118,7 +122,7 @@ class TraceSink:
     ) -> TraceRecord | None:
         """The record of ``step`` for ``message``; None when tracing is off (nothing built)."""
         for observer in self.observers:
-            observer.step(step, message, listener, status, error, queued_ms, duration_ms)
+            observer.observe(Step(step, message, listener, status, error, queued_ms, duration_ms))
         if not self.enabled:
             return None
         record = record_of(step, now_ms(), message, status)
@@ -162,7 +166,7 @@ class TraceSink:
                 with_payload=with_payload,
             )
         for observer in self.observers:
-            observer.step(step, message, listener, "ok", None, queued_ms, duration_ms)
+            observer.observe(Step(step, message, listener, "ok", None, queued_ms, duration_ms))
         if not self.enabled:
             return None
         item = MessageStep(step, now_ms(), msgspec.Raw(raw))
