@@ -234,13 +234,15 @@ class BusClient:
         *,
         timeout: float | None = None,
         args: tuple[Any, ...] = (),
+        **options: Any,
     ) -> Any:
         """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
 
         ``args``: positional arguments as the user passed them, refused (calls take
-        keyword arguments only) with the rest of the checks, once.
+        keyword arguments only) with the rest of the checks, once. ``options`` go to the
+        envelope (``replay_of``, ``parent``, ``message_id``: see :mod:`lightbus.replay`).
         """
-        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args)
+        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args, **options)
 
     async def fire(
         self,

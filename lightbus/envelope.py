@@ -39,7 +39,11 @@ class Envelopes:
         result: Any = None,
         error: ErrorInfo | None = None,
         replay_of: str = "",
+        to: str = "",
+        message_id: str = "",
     ) -> Message:
+        """A new message of this client's. ``replay_of``, ``to`` and ``message_id`` (a
+        new id made by the caller) are for a replay (:mod:`lightbus.replay`)."""
         if parent is not None:
             trace_id, span_id = parent.trace_id, ids.span_id()
             parent_span, causation = parent.span_id, parent.id
@@ -48,7 +52,7 @@ class Envelopes:
         else:
             trace_id, span_id, parent_span, causation = context.new_span()
         return Message(
-            id=ids.message_id(),
+            id=message_id or ids.message_id(),
             kind=kind,
             api=api,
             name=name,
@@ -64,6 +68,7 @@ class Envelopes:
             deadline=deadline,
             reply_to=reply_to,
             replay_of=replay_of,
+            to=to,
             schema=self.schema_hash(api),
             kwargs=kwargs or {},
             result=result,

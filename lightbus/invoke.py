@@ -40,10 +40,11 @@ class Invoker:
         self,
         fn: Callable[..., Any],
         *args: Any,
-        trace: tuple[str, str, str] | None = None,
+        trace: tuple[str, ...] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id)."""
+        """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id[,
+        replay_of])."""
         token = context.enter_message(*trace) if trace else None
         try:
             if is_async(fn):

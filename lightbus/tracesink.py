@@ -331,12 +331,16 @@ def _names_any(value: Any, names: frozenset[str]) -> bool:
     return False
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
 def _redact(value: Any, names: frozenset[str]) -> tuple[Any, bool]:
     if isinstance(value, dict):
         changed = False
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and key.lower() in names:
+            if isinstance(key, str) and key.lower() in names and item not in _EMPTY:
+                # An empty or null value shows nothing secret: kept, so it can be replayed.
                 out[key] = REDACTED
                 changed = True
             else:

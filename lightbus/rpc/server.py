@@ -143,7 +143,7 @@ class RpcServer:
             return
         # This task's own context: the runtime's log lines about the call carry its trace.
         span_id = call.span_id if parts.spans is None else parts.spans.begin(call)  # OpenTelemetry
-        context.enter_message(call.trace_id, span_id, call.id)
+        context.enter_message(call.trace_id, span_id, call.id, call.replay_of)
         received = now_ms()
         queued_ms = max(0, received - call.sent_at)
         if call.deadline and received > call.deadline:
@@ -277,7 +277,9 @@ class RpcServer:
         # Its ValidationError (names included) travels back to the caller intact.
         kwargs = rule.incoming(call.kwargs, "worker")
         method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
-        result = await parts.invoke(method, trace=(call.trace_id, call.span_id, call.id), **kwargs)
+        result = await parts.invoke(
+            method, trace=(call.trace_id, call.span_id, call.id, call.replay_of), **kwargs
+        )
         return rule.result_out(result)
 
     def _duplicate(self, call: Message) -> bool:
