@@ -77,6 +77,12 @@ class BusClient:
         self.keys = Keys(settings.prefix)
         self.invoke = Invoker(settings.handler_threads)
         self.tracer = TraceSink(settings, self.keys.trace, pipeline=self.pipeline, spawn=self.spawn)
+        spans = None
+        if settings.otel_enabled:  # the lightbus[otel] extra: imported only when turned on
+            from lightbus.otel import Spans
+
+            spans = Spans()
+            self.tracer.observers.append(spans)
         self.connections = Connections(settings, self.tracer)
         if directory is None:
             directory = ApiDirectory(settings, self.keys, lambda: self.connections.redis)
@@ -92,8 +98,9 @@ class BusClient:
             invoke=self.invoke,
             spawn=self.spawn,
             request_stop=self.request_stop,
+            spans=spans,
         )
-        self.envelopes = Envelopes(settings, directory.schema_hash)
+        self.envelopes = Envelopes(settings, directory.schema_hash, spans)
         self.caller = RpcCaller(self.parts, directory, self.envelopes)
         self.publisher = Publisher(self.parts, directory, self.envelopes)
         self.consumer = Consumer(self.parts, directory)
