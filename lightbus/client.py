@@ -81,6 +81,12 @@ class BusClient:
         self.keys = Keys(settings.prefix)
         self.invoke = Invoker(settings.handler_threads)
         self.tracer = TraceSink(settings, self.keys.trace, pipeline=self.pipeline, spawn=self.spawn)
+        spans = None
+        if settings.otel_enabled:  # the lightbus[otel] extra: imported only when turned on
+            from lightbus.otel import Spans
+
+            spans = Spans()
+            self.tracer.observers.append(spans)
         self.connections = Connections(settings, self.tracer)
         if directory is None:
             directory = ApiDirectory(settings, self.keys, lambda: self.connections.redis)
@@ -96,8 +102,9 @@ class BusClient:
             invoke=self.invoke,
             spawn=self.spawn,
             request_stop=self.request_stop,
+            spans=spans,
         )
-        self.envelopes = Envelopes(settings, directory.schema_hash)
+        self.envelopes = Envelopes(settings, directory.schema_hash, spans)
         self.caller = RpcCaller(self.parts, directory, self.envelopes)
         self.publisher = Publisher(self.parts, directory, self.envelopes)
         self.consumer = Consumer(self.parts, directory)
@@ -167,19 +174,13 @@ class BusClient:
 
         return decorate
 
-    def schedule(
-        self,
-        spec: Any,
-        *,
-        tz: str | None = None,
-        catch_up: bool = False,
-        also_run_immediately: bool = False,
-    ) -> Callable[[F], F]:
+    def schedule(self, spec: Any, **options: Any) -> Callable[[F], F]:
         """Decorator: run the function at the times of a cron expression or ``schedule`` job,
-        once per tick across workers (arguments: :func:`lightbus.scheduled.timed`)."""
+        once per tick across workers. Options (``tz=``, ``catch_up=``,
+        ``also_run_immediately=``): :func:`lightbus.scheduled.timed`."""
 
         def decorate(fn: F) -> F:
-            self.schedules.append(timed(fn, spec, tz, catch_up, also_run_immediately))
+            self.schedules.append(timed(fn, spec, **options))
             return fn
 
         return decorate
@@ -316,8 +317,7 @@ class BusClient:
         )
 
     async def start_listener(self, listener: Listener) -> ListenerRunner | None:
-        """Check the events, create the consumer groups and consume in a background task
-        (and release the events' delayed ones); None in a worker run with ``--skip events``."""
+        """Consume for ``listener`` and release its delayed events (None with ``--skip events``)."""
         if "events" not in self.features:
             return None
         runner = await self.consumer.start(listener)

@@ -66,7 +66,12 @@ class Timed:
 
 
 def timed(
-    fn: Callable[..., Any], spec: Any, tz: str | None, catch_up: bool, immediately: bool
+    fn: Callable[..., Any],
+    spec: Any,
+    *,
+    tz: str | None = None,
+    catch_up: bool = False,
+    also_run_immediately: bool = False,
 ) -> Timed:
     """The schedule of ``@bus.client.schedule(spec, tz=, catch_up=, also_run_immediately=)``.
 
@@ -76,7 +81,7 @@ def timed(
         tz: the time zone of a cron expression (default UTC), e.g. ``"Europe/London"``.
         catch_up: when a worker starts, run the cron ticks missed while no worker ran
             (at most :data:`MAX_CATCH_UP`, oldest first); by default they are skipped.
-        immediately: also run it as each worker starts.
+        also_run_immediately: also run it as each worker starts.
 
     Raises:
         ValueError: a bad expression or time zone (at registration, so at import).
@@ -87,7 +92,7 @@ def timed(
     times = times_of(spec, tz, where)
     if catch_up and not isinstance(times, CronTimes):
         raise ValueError(f"{where}: catch_up=True is for cron expressions")
-    return Timed(fn, times, catch_up, immediately)
+    return Timed(fn, times, catch_up, also_run_immediately)
 
 
 async def run_traced(client: Runtime, name: str, fn: Callable[..., Any], tick: int = 0) -> bool:
