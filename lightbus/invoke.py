@@ -44,10 +44,26 @@ class Invoker:
         **kwargs: Any,
     ) -> Any:
         """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id)."""
+        if not is_async(fn):
+            return await self.in_thread(fn, *args, trace=trace, **kwargs)
         token = context.enter_message(*trace) if trace else None
         try:
-            if is_async(fn):
-                return await fn(*args, **kwargs)
+            return await fn(*args, **kwargs)
+        finally:
+            if token is not None:
+                context.leave(token)
+
+    async def in_thread(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        trace: tuple[str, str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the plain function ``fn`` on a handler thread (for callers that know it is
+        one: no check per call)."""
+        token = context.enter_message(*trace) if trace else None
+        try:
             ctx = contextvars.copy_context()
             call = functools.partial(ctx.run, self._counted, fn, *args, **kwargs)
             result = await self._threads().submit(call)
