@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("lightbus_tools.monitor.command", "watch the bus live in a terminal UI"),
     "inspect": ("lightbus_tools.inspect", "query the trace stream"),
     "trace": ("lightbus_tools.tracetree", "show the causal tree of one message or trace"),
+    "replay": ("lightbus_tools.replay", "re-send a recorded message, or a range, linked to it"),
+    "deadletters": ("lightbus_tools.deadletters", "list, show, redrive or purge dead letters"),
     "call": ("lightbus_tools.send.call", "call an RPC and print its result"),
     "fire": ("lightbus_tools.send.fire", "fire an event; --wait for its listeners' outcome"),
     "dumpschema": ("lightbus_tools.dumpschema", "print the schema of local and live APIs"),

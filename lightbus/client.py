@@ -77,6 +77,12 @@ class BusClient:
         self.keys = Keys(settings.prefix)
         self.invoke = Invoker(settings.handler_threads)
         self.tracer = TraceSink(settings, self.keys.trace, pipeline=self.pipeline, spawn=self.spawn)
+        spans = None
+        if settings.otel_enabled:  # the lightbus[otel] extra: imported only when turned on
+            from lightbus.otel import Spans
+
+            spans = Spans()
+            self.tracer.observers.append(spans)
         self.connections = Connections(settings, self.tracer)
         if directory is None:
             directory = ApiDirectory(settings, self.keys, lambda: self.connections.redis)
@@ -92,8 +98,9 @@ class BusClient:
             invoke=self.invoke,
             spawn=self.spawn,
             request_stop=self.request_stop,
+            spans=spans,
         )
-        self.envelopes = Envelopes(settings, directory.schema_hash)
+        self.envelopes = Envelopes(settings, directory.schema_hash, spans)
         self.caller = RpcCaller(self.parts, directory, self.envelopes)
         self.publisher = Publisher(self.parts, directory, self.envelopes)
         self.consumer = Consumer(self.parts, directory)
@@ -227,13 +234,15 @@ class BusClient:
         *,
         timeout: float | None = None,
         args: tuple[Any, ...] = (),
+        **options: Any,
     ) -> Any:
         """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
 
         ``args``: positional arguments as the user passed them, refused (calls take
-        keyword arguments only) with the rest of the checks, once.
+        keyword arguments only) with the rest of the checks, once. ``options`` go to the
+        envelope (``replay_of``, ``parent``, ``message_id``: see :mod:`lightbus.replay`).
         """
-        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args)
+        return await self.caller.call(api, name, kwargs, timeout=timeout, args=args, **options)
 
     async def fire(
         self,

@@ -24,11 +24,14 @@ class TraceContext:
         trace_id: 32 hex digits shared by every message of one causal tree.
         span_id: the span new messages name as their parent (16 hex digits).
         message_id: the id of the message being handled, empty at a root.
+        replay_of: when that message is a replay, the original's id (an RPC method sees
+            it here; an event handler also as ``event.replay_of``).
     """
 
     trace_id: str
     span_id: str = ""
     message_id: str = ""
+    replay_of: str = ""
 
     @property
     def traceparent(self) -> str:
@@ -93,10 +96,10 @@ def _hex(text: str, length: int) -> bool:
 
 
 def enter_message(
-    trace_id: str, span_id: str, message_id: str
+    trace_id: str, span_id: str, message_id: str, replay_of: str = ""
 ) -> contextvars.Token[TraceContext | None]:
     """Set the context of a message about to be handled; reset with :func:`leave`."""
-    return _current.set(TraceContext(trace_id, span_id, message_id))
+    return _current.set(TraceContext(trace_id, span_id, message_id, replay_of))
 
 
 def leave(token: contextvars.Token[TraceContext | None]) -> None:

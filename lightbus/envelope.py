@@ -19,9 +19,12 @@ from lightbus.settings import Settings
 class Envelopes:
     """Makes messages sent by one client. ``schema_hash``: the local schema's hash of an api."""
 
-    def __init__(self, settings: Settings, schema_hash: Callable[[str], str]) -> None:
+    def __init__(
+        self, settings: Settings, schema_hash: Callable[[str], str], spans: Any = None
+    ) -> None:
         self.settings = settings
         self.schema_hash = schema_hash
+        self.spans = spans  # lightbus.otel.Spans when OpenTelemetry is on: it makes the ids
 
     def make(
         self,
@@ -36,14 +39,20 @@ class Envelopes:
         result: Any = None,
         error: ErrorInfo | None = None,
         replay_of: str = "",
+        to: str = "",
+        message_id: str = "",
     ) -> Message:
+        """A new message of this client's. ``replay_of``, ``to`` and ``message_id`` (a
+        new id made by the caller) are for a replay (:mod:`lightbus.replay`)."""
         if parent is not None:
             trace_id, span_id = parent.trace_id, ids.span_id()
             parent_span, causation = parent.span_id, parent.id
+        elif self.spans is not None:
+            trace_id, span_id, parent_span, causation = self.spans.new_span(kind, api, name)
         else:
             trace_id, span_id, parent_span, causation = context.new_span()
         return Message(
-            id=ids.message_id(),
+            id=message_id or ids.message_id(),
             kind=kind,
             api=api,
             name=name,
@@ -59,6 +68,7 @@ class Envelopes:
             deadline=deadline,
             reply_to=reply_to,
             replay_of=replay_of,
+            to=to,
             schema=self.schema_hash(api),
             kwargs=kwargs or {},
             result=result,

@@ -40,10 +40,11 @@ class Invoker:
         self,
         fn: Callable[..., Any],
         *args: Any,
-        trace: tuple[str, str, str] | None = None,
+        trace: tuple[str, ...] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id)."""
+        """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id[,
+        replay_of])."""
         if not is_async(fn):
             return await self.in_thread(fn, *args, trace=trace, **kwargs)
         token = context.enter_message(*trace) if trace else None
@@ -57,11 +58,11 @@ class Invoker:
         self,
         fn: Callable[..., Any],
         *args: Any,
-        trace: tuple[str, str, str] | None = None,
+        trace: tuple[str, ...] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call the plain function ``fn`` on a handler thread (for callers that know it is
-        one: no check per call)."""
+        one: no check per call); ``trace`` as for :meth:`__call__`."""
         token = context.enter_message(*trace) if trace else None
         try:
             ctx = contextvars.copy_context()

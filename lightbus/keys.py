@@ -10,6 +10,7 @@ key                                    type        holds
 ``lightbus:reply:<process>:<nonce>``   list        results for one calling process, with a TTL
 ``lightbus:trace``                     stream      one record per step of every message
 ``lightbus:dead:<api>.<name>``         stream      events given up on, with the error
+``lightbus:redriven:<api>.<name>``     hash        dead-letter id -> id of its redrive (replay)
 ``lightbus:handback:<group>``          stream      a note per hand-back of a listener group's events
 ``lightbus:schema:<api>``              string      the JSON schema of an API, with a TTL
 ``lightbus:workers``                   hash        process name -> heartbeat JSON
@@ -38,6 +39,9 @@ class Keys:
 
     def dead_letters(self, api: str, name: str) -> str:
         return f"{self.prefix}:dead:{api}.{name}"
+
+    def redriven(self, api: str, name: str) -> str:
+        return f"{self.prefix}:redriven:{api}.{name}"
 
     def dead_letter_pattern(self) -> str:
         return f"{self.prefix}:dead:*"

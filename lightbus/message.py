@@ -57,6 +57,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     deadline: int = 0
     reply_to: str = ""
     replay_of: str = ""
+    to: str = ""  # a replay for one listener: only this consumer group runs it
     schema: str = ""
     kwargs: dict[str, Any] = {}
     result: Any = None

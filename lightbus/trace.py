@@ -95,6 +95,7 @@ class TraceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     deadline: int = 0
     reply_to: str = ""
     replay_of: str = ""
+    to: str = ""
     schema: str = ""
     listener: str = ""
     handled_by: str = ""
@@ -217,6 +218,8 @@ def record_of(step: str, ts: int, message: Message, status: str) -> TraceRecord:
         record.reply_to = message.reply_to
     if message.replay_of:
         record.replay_of = message.replay_of
+    if message.to:
+        record.to = message.to
     return record
 
 

@@ -87,14 +87,22 @@ class Worker:
             self._install_signals()
         tasks: list[asyncio.Task[Any]] = []
         stopped = False
+        exporter = None
         try:
             await client.ping()
+            if client.settings.prometheus_port:  # the lightbus[prometheus] extra
+                from lightbus.prometheus import Exporter
+
+                exporter = Exporter(client)
+                exporter.start()
             await self._publish(started=True)
             for hook in client.start_hooks:
                 await client.invoke(hook, **_hook_kwargs(hook, client))
             for listener in client.listeners:
                 await client.start_listener(listener)
             client.started = True
+            if exporter is not None:
+                client.spawn(exporter.refresh_backlog(), name="lightbus-prometheus-backlog")
             serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
             stopping = asyncio.Event()
             schedules = [
@@ -122,6 +130,8 @@ class Worker:
             if not stopped:
                 await self._abandon(tasks)
             client.running_worker = client.started = False
+            if exporter is not None:
+                exporter.close()
             client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
 
     async def _abandon(self, tasks: list[asyncio.Task[Any]]) -> None:

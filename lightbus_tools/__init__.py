@@ -1,7 +1,5 @@
-"""Lightbus developer tools: inspect, trace, call and fire, dumpschema, schema check, dev
-loop, shell, shell completion.
-
-``lightbus monitor`` and ``lightbus replay`` are planned and not available yet.
+"""Lightbus developer tools: inspect, trace, call and fire, replay and dead letters,
+dumpschema, schema check, dev loop, shell, shell completion, monitor.
 
 The tools use only the runtime's public surface: ``lightbus``'s top-level names and
 the documented modules for the trace stream (:mod:`lightbus.trace`, the reader

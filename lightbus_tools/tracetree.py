@@ -23,7 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 import lightbus
-from lightbus import Handling, TraceNode
+from lightbus import Handling, TraceNode, tracing
 from lightbus_tools.recordtable import STATUS_STYLE, duration
 
 
@@ -91,6 +91,19 @@ async def _run(bus: lightbus.Bus, args: argparse.Namespace) -> int:
     return 0
 
 
+def _replayed(sent: lightbus.TraceRecord) -> str:
+    """Who replayed it, to whom and why, from its ``replay.performed`` record."""
+    detail = sent.detail if sent.record == tracing.REPLAY_PERFORMED else {}
+    parts = [f"by {detail['by']}"] if detail.get("by") else []
+    if sent.to:
+        parts.append(f"to {sent.to} only")
+    if detail.get("edited"):
+        parts.append("edited")
+    if detail.get("reason"):
+        parts.append(f"because {detail['reason']!r}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _add(parent: Tree, node: TraceNode, focus: str, tracebacks: bool) -> None:
     label = Text()
     label.append(node.kind, style="bold cyan")
@@ -100,6 +113,7 @@ def _add(parent: Tree, node: TraceNode, focus: str, tracebacks: bool) -> None:
     label.append(f"  from {who}  id {node.id}", style="dim")
     if node.sent.replay_of:
         label.append(f"  replay of {node.sent.replay_of}", style="yellow")
+        label.append(_replayed(node.sent), style="yellow")
     if node.id == focus:
         label.append("  ◀", style="bold yellow")
     branch = parent.add(label)

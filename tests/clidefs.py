@@ -23,7 +23,7 @@ from lightbus.cli import COMMANDS
 
 # Commands the design promises that do not exist yet; tests/test_docs.py holds their
 # mentions to "not available yet". Lines naming them are not checked against a parser.
-PLANNED = ("replay",)
+PLANNED: tuple[str, ...] = ()
 GLOBAL_OPTIONS = ("--version", "--help", "-h")
 
 

@@ -107,8 +107,11 @@ def test_the_docs_say_which_commands_do_not_exist_yet():
             if re.search(TOOL_MENTION[name], text):
                 assert "not available yet" in text.lower(), f"{page.name} mentions {name}"
     reference = (ROOT / "docs" / "reference" / "cli.md").read_text()
-    notes = reference.split("## Not available yet", 1)[1].split("\n## ", 1)[0]
-    assert all(f"`lightbus {name}`" in notes for name in PLANNED)
+    if PLANNED:
+        notes = reference.split("## Not available yet", 1)[1].split("\n## ", 1)[0]
+        assert all(f"`lightbus {name}`" in notes for name in PLANNED)
+    else:
+        assert "## Not available yet" not in reference
 
 
 def test_the_delivery_page_names_every_reliability_test_and_only_tests_that_exist():

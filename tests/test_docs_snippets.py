@@ -61,7 +61,12 @@ def test_the_events_how_to_shop_fires_listens_and_schedules(start_worker, worker
     def receipts() -> list[str]:
         return [line for line in worker.lines if line.startswith("receipt")]
 
-    wait_until(lambda: len(receipts()) >= 5)
+    try:
+        wait_until(lambda: len(receipts()) >= 5)
+    except AssertionError:
+        raise AssertionError(
+            f"not every receipt arrived; the worker said: {worker.lines}"
+        ) from None
     assert sorted(receipts()) == sorted(
         f"receipt for {order}\n"
         for order in ("A1: 0.00", "A3: 0.00", "A1: 9.50", "A1: 9.50", "A2: 0.00")

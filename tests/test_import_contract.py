@@ -27,6 +27,8 @@ DOCUMENTED = (
     "embedded",
     "groups",
     "messages",
+    "redrive",
+    "replay",
     "schema",
     "testing",
     "tracing",

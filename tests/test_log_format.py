@@ -73,7 +73,8 @@ def test_worker_logs_json_with_trace_and_message_ids(project, start_worker, bus_
     sent = bus.shop.placed.fire(order="o-1")
     with lightbus.start_trace() as trace, pytest.raises(lightbus.RemoteError):
         bus.shop.refund(order="o-2")
-    wait_until(lambda: "RPC shop.refund failed" in worker.output)
+    # The listener's line and the RPC's come from different tasks: wait for both.
+    wait_until(lambda: "RPC shop.refund failed" in worker.output and "auditing" in worker.output)
     lines = json_lines(worker.output)
     audit = next(line for line in lines if line["message"].startswith("auditing"))
     assert audit["message"] == "auditing o-1" and audit["level"] == "INFO"

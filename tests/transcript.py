@@ -137,7 +137,8 @@ def run_console(
     """Run the ``$ lightbus ...`` commands of a console block; None if every output matched.
 
     The expected output may say ``...`` for anything. What changes from run to run matches
-    any value of its kind: ids (12 to 32 hex digits), durations (``2.1 ms``), dates. An id
+    any value of its kind: ids (12 to 32 hex digits), durations (``2.1 ms``), dates,
+    clock times. An id
     that a command shows and a later command is given (in full, or its last 12 digits, as
     the tools print it) is replaced by the id this run showed there; pass the same ``seen``
     to the blocks of one page so that this holds across them.
@@ -172,7 +173,9 @@ def _commands(text: str) -> list[tuple[str, str]]:
 
 def _pattern(want: str) -> str:
     parts = []
-    for piece in re.split(rf"(\.\.\.|{ID}|\d+(?:\.\d+)? (?:ms|s)\b|\d{{4}}-\d\d-\d\d|\s+)", want):
+    for piece in re.split(
+        rf"(\.\.\.|{ID}|\d+(?:\.\d+)? (?:ms|s)\b|\d{{4}}-\d\d-\d\d|\d\d:\d\d:\d\d|\s+)", want
+    ):
         if piece == "...":
             parts.append(".*?")
         elif re.fullmatch(ID, piece):
@@ -181,6 +184,8 @@ def _pattern(want: str) -> str:
             parts.append(r"\d+(?:\.\d+)? (?:ms|s)")
         elif re.fullmatch(r"\d{4}-\d\d-\d\d", piece):
             parts.append(r"\d{4}-\d\d-\d\d")
+        elif re.fullmatch(r"\d\d:\d\d:\d\d", piece):  # a clock time
+            parts.append(r"\d\d:\d\d:\d\d")
         elif piece and piece.isspace():
             parts.append(r"\s+")
         else:

@@ -55,8 +55,10 @@ class RpcCaller:
         *,
         timeout: float | None = None,
         args: tuple[Any, ...] = (),
+        **options: Any,
     ) -> Any:
-        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result."""
+        """Call ``api.name(**kwargs)`` on whichever worker serves it; return its result.
+        ``options`` go to the envelope (a replay's ``replay_of``, ``parent``...)."""
         parts = self.parts
         settings, tracer = parts.settings, parts.tracer
         # Checked once: names, values, and their wire form (lightbus.rules).
@@ -67,7 +69,13 @@ class RpcCaller:
             self.replies = ReplyReader(parts)
         deadline = now_ms() + int(timeout * 1000)
         message = self.envelopes.make(
-            "rpc", api, name, kwargs=kwargs, deadline=deadline, reply_to=self.replies.key
+            "rpc",
+            api,
+            name,
+            kwargs=kwargs,
+            deadline=deadline,
+            reply_to=self.replies.key,
+            **options,
         )
         data = limits.encode(message, settings)
         record = tracer.message_step(trace.RPC_CALLED, message, data)
