@@ -89,6 +89,10 @@ class HandlerThreads:
                 continue
             try:
                 outcome = (future, True, fn())
+            except StopIteration as exc:  # a future refuses it: the caller would never hear
+                error = RuntimeError("a plain function raised StopIteration")
+                error.__cause__ = exc
+                outcome = (future, False, error)
             except BaseException as exc:  # handed to the caller, as run_in_executor does
                 outcome = (future, False, exc)
             self._finished(loop, outcome)
