@@ -1,4 +1,7 @@
-"""Profile one workload on both ends: ``python -m benchmarks.profile rpc|events|concurrent|batch``.
+"""Profile one workload on both ends: ``python -m benchmarks.profile WORKLOAD``.
+
+WORKLOAD is rpc, events, concurrent or batch, or plain-rpc / plain-events (a plain-``def``
+method or listener, run on the bus's handler threads).
 
 The caller runs under pyinstrument in this process; the worker runs under
 ``python -m pyinstrument`` in its own, and writes its profile when it stops. Both
@@ -25,10 +28,11 @@ async def _drive(url: str, workload: str, count: int, trace: bool) -> None:
         from pyinstrument import Profiler
 
         with Profiler(async_mode="enabled") as profiler:
-            if workload == "rpc":
-                await workloads.rpc_latencies(side, count)
-            elif workload == "events":
-                await workloads.events_sequential(side, count)
+            plain = workload.startswith("plain-")
+            if workload.endswith("rpc"):
+                await workloads.rpc_latencies(side, count, plain=plain)
+            elif workload.endswith("events"):
+                await workloads.events_sequential(side, count, plain=plain)
             elif workload == "batch":
                 await workloads.events_batch(side, count, 500)
             else:
@@ -41,7 +45,9 @@ async def _drive(url: str, workload: str, count: int, trace: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
-    parser.add_argument("workload", choices=["rpc", "events", "concurrent", "batch"])
+    parser.add_argument(
+        "workload", choices=["rpc", "events", "concurrent", "batch", "plain-rpc", "plain-events"]
+    )
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--trace-off", action="store_true")
     args = parser.parse_args()

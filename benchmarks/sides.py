@@ -106,9 +106,9 @@ class Side:
 
     name: str
 
-    async def call(self, timeout: float = 5.0) -> Any: ...
+    async def call(self, timeout: float = 5.0, *, plain: bool = False) -> Any: ...
     async def call_ten(self) -> Any: ...
-    async def fire(self, run: str, total: int) -> Any: ...
+    async def fire(self, run: str, total: int, *, plain: bool = False) -> Any: ...
     async def fire_many(self, run: str, total: int, count: int) -> Any: ...
     async def wait_done(self, run: str, timeout: float = 60.0) -> None: ...
     async def close(self) -> None: ...
@@ -129,19 +129,24 @@ class _Done:
 
 
 class FloorSide(Side):
-    def __init__(self, url: str, prefix: str) -> None:
-        self.name = "floor"
+    """``plain`` (a plain-``def`` handler on the bus) changes nothing here: the floor's
+    handlers are plain functions called on its loop."""
+
+    def __init__(self, url: str, prefix: str, *, fastest: bool = False) -> None:
+        """``fastest``: fire on the sync client (side ``floor-fastest``, the producer floor)."""
+        self.name = "floor-fastest" if fastest else "floor"
         self.client = floor.FloorClient(url, prefix)
+        self._fire = self.client.fire_fastest if fastest else self.client.fire
         self._done = _Done(url)
 
-    async def call(self, timeout: float = 5.0) -> Any:
+    async def call(self, timeout: float = 5.0, *, plain: bool = False) -> Any:
         return await self.client.call(timeout=timeout)
 
     async def call_ten(self) -> Any:
         return await self.client.call(**TEN)
 
-    async def fire(self, run: str, total: int) -> Any:
-        await self.client.fire(run=run, total=total)
+    async def fire(self, run: str, total: int, *, plain: bool = False) -> Any:
+        await self._fire(run=run, total=total)
 
     async def fire_many(self, run: str, total: int, count: int) -> Any:
         await self.client.fire_many([{"run": run, "total": total}] * count)
@@ -167,14 +172,16 @@ class BusSide(Side):
         self.bus.client.register_api(BenchApi())
         self._done = _Done(url)
 
-    async def call(self, timeout: float = 5.0) -> Any:
-        return await self.bus.bench.ping.call_async(bus_options={"timeout": timeout})
+    async def call(self, timeout: float = 5.0, *, plain: bool = False) -> Any:
+        method = self.bus.bench.ping_sync if plain else self.bus.bench.ping
+        return await method.call_async(bus_options={"timeout": timeout})
 
     async def call_ten(self) -> Any:
         return await self.bus.bench.ten.call_async(**TEN)
 
-    async def fire(self, run: str, total: int) -> Any:
-        return await self.bus.bench.tick.fire_async(run=run, total=total)
+    async def fire(self, run: str, total: int, *, plain: bool = False) -> Any:
+        event = self.bus.bench.tock if plain else self.bus.bench.tick
+        return await event.fire_async(run=run, total=total)
 
     async def fire_many(self, run: str, total: int, count: int) -> Any:
         return await self.bus.bench.tick.fire_many_async([{"run": run, "total": total}] * count)

@@ -69,6 +69,7 @@ async def _measure(url: str, counts: Counts, log: Any) -> dict[str, dict[str, li
         WorkerProcess.bus(url, PREFIXES[name], **settings) for name, settings in VARIANTS.items()
     ]
     sides: list[Side] = []
+    extra: list[Side] = []  # the producer floor: runs the sequential events only
     try:
         for worker in workers:
             worker.wait_ready()
@@ -77,7 +78,9 @@ async def _measure(url: str, counts: Counts, log: Any) -> dict[str, dict[str, li
             BusSide(name, url, PREFIXES[name], **{k: v == "true" for k, v in settings.items()})
             for name, settings in VARIANTS.items()
         ]
-        for side in sides:
+        fastest = FloorSide(url, PREFIXES["floor"], fastest=True)
+        extra.append(fastest)
+        for side in sides + extra:
             await workloads.warm_up(side)
         for round_no in range(counts.rounds):
             log(f"round {round_no + 1}/{counts.rounds}")
@@ -87,8 +90,14 @@ async def _measure(url: str, counts: Counts, log: Any) -> dict[str, dict[str, li
                 samples["rpc"][side.name] += latencies
                 samples["rpc_p50"][side.name].append(percentile(latencies, 0.5))
             for side in order:
+                latencies = await workloads.rpc_latencies(side, counts.calls, plain=True)
+                samples["plain_p50"][side.name].append(percentile(latencies, 0.5))
+            for side in [*order, fastest] if round_no % 2 else [fastest, *order]:
                 rate = await workloads.events_sequential(side, counts.events)
                 samples["events"][side.name].append(rate)
+            for side in order:
+                rate = await workloads.events_sequential(side, counts.events, plain=True)
+                samples["plain_events"][side.name].append(rate)
             for side in order:
                 rate = await workloads.events_concurrent(side, counts.concurrent, counts.window)
                 samples["concurrent"][side.name].append(rate)
@@ -100,7 +109,7 @@ async def _measure(url: str, counts: Counts, log: Any) -> dict[str, dict[str, li
                     latencies = await workloads.rpc_latencies(side, counts.calls, ten=True)
                     samples["ten_p50"][side.name].append(percentile(latencies, 0.5))
     finally:
-        for side in sides:
+        for side in sides + extra:
             await side.close()
         for worker in workers:
             worker.stop()
@@ -177,7 +186,9 @@ def _rows(report: Report, samples: Any, reader: Any, starts: Any, imports: Any) 
 
     p50 = {side: ms(v) for side, v in samples["rpc_p50"].items()}
     p99 = {side: [percentile(v, 0.99) * 1000] for side, v in samples["rpc"].items()}
+    plain_p50 = {side: ms(v) for side, v in samples["plain_p50"].items()}
     events = samples["events"]
+    plain_events = samples["plain_events"]
     conc = samples["concurrent"]
     batch = samples["batch"]
     ten = {side: ms(v) for side, v in samples["ten_p50"].items()}
@@ -194,12 +205,36 @@ def _rows(report: Report, samples: Any, reader: Any, starts: Any, imports: Any) 
         "1. RPC round trip p99 (all calls)", "ms", ("floor", p99["floor"]), ("bus", p99["bus"])
     )
     report.ratio(
+        "1. RPC p50, plain-def method",
+        "ms",
+        ("floor", plain_p50["floor"]),
+        ("bus", plain_p50["bus"]),
+        target="<= 1.5x",
+        check=lambda r: r <= 1.5,
+    )
+    report.ratio(
         "2. events, sequential fires",
         "ev/s",
         ("floor", events["floor"]),
         ("bus", events["bus"]),
         target=">= 0.8x",
         check=lambda r: r >= 0.8,
+    )
+    report.ratio(
+        "2. events, sequential, fastest floor",
+        "ev/s",
+        ("floor, sync producer", events["floor-fastest"]),
+        ("bus", events["bus"]),
+        target=">= 1.0x",
+        check=lambda r: r >= 1.0,
+    )
+    report.ratio(
+        "2. events, sequential, plain-def listener",
+        "ev/s",
+        ("floor", plain_events["floor"]),
+        ("bus", plain_events["bus"]),
+        target=">= 0.67x",
+        check=lambda r: r >= 1 / 1.5,
     )
     # DESIGN.md section 8: "many concurrent fires (or a batch API)": the target is
     # checked on the batch API; the concurrent fires are shown beside it.

@@ -12,24 +12,29 @@ import time
 from benchmarks.sides import Side, new_run
 
 
-async def rpc_latencies(side: Side, calls: int, *, ten: bool = False) -> list[float]:
-    """Sequential trivial calls; the round-trip time of each, in seconds."""
-    call = side.call_ten if ten else side.call
+async def rpc_latencies(
+    side: Side, calls: int, *, ten: bool = False, plain: bool = False
+) -> list[float]:
+    """Sequential trivial calls; the round-trip time of each, in seconds.
+
+    ``plain``: the method is a plain ``def`` (it runs on the bus's handler threads)."""
     samples: list[float] = []
     clock = time.perf_counter
     for _ in range(calls):
         started = clock()
-        await call()
+        await (side.call_ten() if ten else side.call(plain=plain))
         samples.append(clock() - started)
     return samples
 
 
-async def events_sequential(side: Side, events: int) -> float:
-    """One producer awaiting each fire; events/s from the first fire to the last handled."""
+async def events_sequential(side: Side, events: int, *, plain: bool = False) -> float:
+    """One producer awaiting each fire; events/s from the first fire to the last handled.
+
+    ``plain``: the listener is a plain ``def`` (it runs on the bus's handler threads)."""
     run = new_run()
     started = time.perf_counter()
     for _ in range(events):
-        await side.fire(run, events)
+        await side.fire(run, events, plain=plain)
     await side.wait_done(run)
     return events / (time.perf_counter() - started)
 
@@ -63,4 +68,6 @@ async def events_batch(side: Side, events: int, window: int) -> float:
 async def warm_up(side: Side, calls: int = 20) -> None:
     for _ in range(calls):
         await side.call()
+        await side.call(plain=True)
     await events_sequential(side, calls)
+    await events_sequential(side, calls, plain=True)

@@ -1,22 +1,22 @@
 """Running user code (handlers, RPC methods, hooks, schedules) in the right place.
 
-``async def`` functions run on the bus's event loop; plain functions run in the bus's
-thread pool so they can block (and can use the blocking API). Either way the function
+``async def`` functions run on the bus's event loop; plain functions run on the bus's
+handler threads (:mod:`lightbus.handlerthreads`) so they can block (and can use the
+blocking API). Either way the function
 runs inside the trace context it is given, so messages it sends join that trace.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lightbus import context
+from lightbus.handlerthreads import HandlerThreads
 
 THREAD_PREFIX = "lightbus-handler"
 
@@ -25,8 +25,8 @@ class Invoker:
     """Calls user functions, sync ones on a bounded thread pool."""
 
     def __init__(self, threads: int) -> None:
-        self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._size = threads
+        self._pool: HandlerThreads | None = None
         self._running = 0
         self._lock = threading.Lock()
 
@@ -45,14 +45,29 @@ class Invoker:
     ) -> Any:
         """Call ``fn(*args, **kwargs)``; ``trace`` is (trace_id, span_id, message_id[,
         replay_of])."""
+        if not is_async(fn):
+            return await self.in_thread(fn, *args, trace=trace, **kwargs)
         token = context.enter_message(*trace) if trace else None
         try:
-            if is_async(fn):
-                return await fn(*args, **kwargs)
-            loop = asyncio.get_running_loop()
+            return await fn(*args, **kwargs)
+        finally:
+            if token is not None:
+                context.leave(token)
+
+    async def in_thread(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        trace: tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the plain function ``fn`` on a handler thread (for callers that know it is
+        one: no check per call); ``trace`` as for :meth:`__call__`."""
+        token = context.enter_message(*trace) if trace else None
+        try:
             ctx = contextvars.copy_context()
             call = functools.partial(ctx.run, self._counted, fn, *args, **kwargs)
-            result = await loop.run_in_executor(self._executor(), call)
+            result = await self._threads().submit(call)
             if inspect.isawaitable(result):
                 # A plain function that returned a coroutine (e.g. a lambda or partial).
                 result = await result
@@ -70,14 +85,16 @@ class Invoker:
             with self._lock:
                 self._running -= 1
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _threads(self) -> HandlerThreads:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix=THREAD_PREFIX)
+            self._pool = HandlerThreads(self._size, THREAD_PREFIX)
         return self._pool
 
     def shutdown(self) -> None:
+        """End the handler threads (each after its running call); calls not started are
+        cancelled. A later call starts new ones."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import pytest
 from support import wait_until
 
 from lightbus.invoke import Invoker
@@ -155,6 +156,19 @@ async def test_only_plain_functions_still_running_count_not_idle_handler_threads
     assert await blocked is True
     invoker.shutdown()
     assert invoker.running == 0  # its threads may still be ending: they are not handlers
+
+
+async def test_a_plain_function_raising_stopiteration_fails_its_caller_instead_of_hanging():
+    def stops() -> None:
+        raise StopIteration
+
+    invoker = Invoker(2)
+    try:
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await asyncio.wait_for(invoker(stops), 10)
+        assert await asyncio.wait_for(invoker(lambda: 2), 10) == 2  # the threads serve on
+    finally:
+        invoker.shutdown()
 
 
 def test_second_signal_exits_at_once(project, start_worker, worker_env, tmp_path):

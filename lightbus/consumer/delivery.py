@@ -121,7 +121,7 @@ async def _handle_message(runner: Holder, entry: Entry, message: Message) -> Non
             if runner.handler_is_async:
                 await runner.listener.handler(message, **kwargs)
             else:
-                await parts.invoke(runner.listener.handler, message, **kwargs)
+                await parts.invoke.in_thread(runner.listener.handler, message, **kwargs)
         except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
                 raise  # a stop: the entry stays pending (or is handed back)

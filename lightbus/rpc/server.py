@@ -276,10 +276,12 @@ class RpcServer:
         rule = await parts.validator.rule(call.api, call.name, "rpc")
         # Its ValidationError (names included) travels back to the caller intact.
         kwargs = rule.incoming(call.kwargs, "worker")
-        method = rpc.method if rpc.is_async else deadline_guard(rpc.method, call.deadline)
-        result = await parts.invoke(
-            method, trace=(call.trace_id, call.span_id, call.id, call.replay_of), **kwargs
-        )
+        trace = (call.trace_id, call.span_id, call.id, call.replay_of)
+        if rpc.is_async:
+            result = await parts.invoke(rpc.method, trace=trace, **kwargs)
+        else:
+            guarded = deadline_guard(rpc.method, call.deadline)
+            result = await parts.invoke.in_thread(guarded, trace=trace, **kwargs)
         return rule.result_out(result)
 
     def _duplicate(self, call: Message) -> bool:
