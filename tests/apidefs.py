@@ -159,7 +159,31 @@ def _clean(text: str) -> str:
 def _doc(value: Any) -> str:
     """The docstring as Markdown: Sphinx roles (:func:`x`) become code (`x`)."""
     text = inspect.getdoc(value) or "(no docstring)"
-    return re.sub(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj):`~?([^`]+)`", r"`\1`", text)
+    text = re.sub(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj):`~?([^`]+)`", r"`\1`", text)
+    text = re.sub(r"::$", ":", text, flags=re.M)  # reST's literal block marker
+    return "\n".join(_sections(text.splitlines()))
+
+
+SECTION = re.compile(r"(Args|Arguments|Attributes|Raises|Returns|Yields):")
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Google-style sections (``Args:`` and indented ``name: meaning`` lines) as lists."""
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if SECTION.fullmatch(line):
+            inside = True
+            out += [f"**{line}**", ""]
+        elif inside and re.match(r"    \S", line):
+            name, colon, meaning = line.strip().partition(": ")
+            out.append(f"- `{name}`: {meaning}" if colon else f"- {line.strip()}")
+        elif inside and line.startswith("     "):
+            out[-1] += " " + line.strip()
+        else:
+            inside = False
+            out.append(line)
+    return out
 
 
 def _first_paragraph(value: Any) -> str:
