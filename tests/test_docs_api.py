@@ -54,5 +54,6 @@ def test_a_name_added_later_is_covered_without_a_change_here(monkeypatch):
     assert "### `lightbus.groups.behind_by` { #lightbus-groups-behind-by }" in page
     assert "def behind_by(bus: object, *, limit: int = 10) -> int" in page
     assert "How far behind, in entries: `lightbus.groups.read` says more." in page
-    assert "**Args:**\n\n- `bus`: the bus, or its client; a long meaning goes on the next line." in page
+    listed = "- `bus`: the bus, or its client; a long meaning goes on the next line."
+    assert f"**Args:**\n\n{listed}" in page
     assert page != PAGE.read_text()  # so the first test would fail
