@@ -93,3 +93,13 @@ def sections(page: Path) -> list[tuple[list[str], str]]:
             current.append(line)
     found.append(([h for _, h in path], "\n".join(current)))
     return found
+
+
+def numbered_section(page: Path, number: str) -> str:
+    """The text of a tutorial's section ``## <number> ...`` (``"3."``), up to the next one."""
+    return page.read_text().split(f"\n## {number} ", 1)[1].split("\n## ", 1)[0]
+
+
+def fenced(text: str, lang: str) -> list[str]:
+    """The bodies of the ``lang`` code blocks in ``text``, in order."""
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)

@@ -58,7 +58,9 @@ def test_short_run_completes_and_reports_every_ratio(tmp_path, worker_env):
         row = rows[name]
         for figure in ("baseline", "bus", "ratio"):
             assert math.isfinite(row[figure]), (name, figure, row)
-        assert row["baseline"] > 0 and row["bus"] > 0, row
+        assert row["bus"] > 0, row
+        # An absolute row's baseline may be 0 (the monitor's process can grow by 0 MB).
+        assert row["baseline"] > 0 or row["kind"] == "absolute", row
     assert report["meta"]["short"] is True
     assert report["meta"]["machine"]["cpus"] >= 1
     for name in WORKLOADS:  # the table names every workload too

@@ -183,3 +183,41 @@ def test_the_picture_of_order_42s_trace_is_current(company):
         "lightbus trace shows order 42 differently: rerun with UPDATE_GOLDEN=1 if intended"
     )
     assert f"<!-- tree {fingerprint} -->" in PICTURE.read_text(), "the picture is not this tree"
+
+
+async def test_the_monitor_tutorial_walks_to_order_42_on_the_company(company):
+    """docs/tutorial/monitor.md's walk in the monitor, on the company's own records.
+
+    The filter of step 4 keeps what did not go well, order 42's dead letter among it; its
+    message (step 5) says which listener gave up and why, and what caused it; its trace
+    (step 6) has the shop's call, the event and each listener.
+    """
+    from monitor_pilot import make_monitor, press, rows, select_record, until, until_shown
+
+    from lightbus_tools.monitor.screens.live import LiveScreen
+    from lightbus_tools.monitor.screens.message import MessageScreen
+    from lightbus_tools.monitor.screens.trace import TraceScreen
+
+    page = (ROOT / "docs" / "tutorial" / "monitor.md").read_text()
+    assert "```text\n-status:ok\n```" in page
+    running = state(company.folder)
+    assert running is not None, company.output
+    app = make_monitor(running["url"])
+    async with app.run_test(size=(160, 60)) as pilot:
+        await until(pilot, lambda: any(r.status == "dead" for r in rows(app)), timeout=20)
+        await press(pilot, "slash")
+        await pilot.press(*"-status:ok", "enter")
+        await until(pilot, lambda: isinstance(app.screen, LiveScreen))
+        statuses = {r.status for r in rows(app)}
+        assert "ok" not in statuses and {"dead", "error"} <= statuses, statuses
+        dead = next(r for r in rows(app) if r.status == "dead")
+        await select_record(pilot, dead)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, MessageScreen)
+        text = await until_shown(pilot, "event sales.order_placed", "reserve_parts")
+        assert "OutOfStock: order 42 needs 1 x GASKET-9" in text
+        assert "rpc sales.place_order" in text  # what caused it
+        await press(pilot, "t")
+        assert isinstance(app.screen, TraceScreen)
+        text = await until_shown(pilot, "rpc sales.place_order", "reserve_parts: dead")
+        assert "register_warranty: ok" in text

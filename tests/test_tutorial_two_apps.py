@@ -14,6 +14,7 @@ import sys
 
 import devtools
 from conftest import ROOT
+from docblocks import fenced, numbered_section
 from transcript import run_console
 
 PAGE = ROOT / "docs" / "tutorial" / "two-apps.md"
@@ -21,11 +22,7 @@ SNIPPETS = ROOT / "docs" / "snippets"
 
 
 def section(number: str) -> str:
-    return PAGE.read_text().split(f"\n## {number} ", 1)[1].split("\n## ", 1)[0]
-
-
-def fenced(text: str, lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+    return numbered_section(PAGE, number)
 
 
 def test_the_two_apps_tutorial_runs_as_written(tmp_path):
