@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lightbus.errors import BusConnectionError, ConfigError
+from lightbus.sentinel import is_sentinel_url, sentinel_pool
 from lightbus.settings import Settings, redact_url
 
 T = TypeVar("T")
@@ -65,8 +66,7 @@ def connect(
 
 
 def _pool(settings: Settings, url: str, max_connections: int, blocking: bool, tries: int) -> Any:
-    return aioredis.BlockingConnectionPool.from_url(
-        url,
+    options: dict[str, Any] = dict(
         max_connections=max_connections,
         timeout=None,
         socket_connect_timeout=min(settings.connect_timeout, 2.0),
@@ -76,6 +76,9 @@ def _pool(settings: Settings, url: str, max_connections: int, blocking: bool, tr
         retry=_Retry(FullJitterBackoff(cap=0.5, base=0.05), tries),  # in every redis-py >= 5
         retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
     )
+    if is_sentinel_url(url):
+        return sentinel_pool(url, **options)
+    return aioredis.BlockingConnectionPool.from_url(url, **options)
 
 
 _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar(

@@ -169,20 +169,36 @@ class RawConnection:
     def __init__(self, pool: Any, **overrides: Any) -> None:
         kwargs = {**pool.connection_kwargs, **overrides}
         self._connection = pool.connection_class(**kwargs)
+        # A pool may ask for writes to be confirmed by replicas (lightbus.sentinel).
+        self._replicas: int = getattr(pool, "wait_replicas", 0)
+        self._wait = pack("WAIT", self._replicas, getattr(pool, "wait_timeout", 0))
 
     async def exchange(self, data: bytes, count: int) -> list[Any]:
         """Write ``data`` (``count`` packed commands); return the ``count`` replies.
 
         An error reply takes its command's place in the list as a ``ResponseError``. A
         lost connection is retried (reconnecting) under the pool's retry policy, so
-        ``data`` must be safe to send again, as redis-py's pipelines assume.
+        ``data`` must be safe to send again, as redis-py's pipelines assume. So is a
+        write that fewer replicas than the pool's ``wait_replicas`` confirmed (``WAIT``,
+        sent after ``data``): the server it went to may have stopped being the master.
         """
         connection = self._connection
+        exchange = self._exchange if not self._replicas else self._exchange_replicated
         result: list[Any] = await connection.retry.call_with_retry(
-            lambda: self._exchange(data, count),
+            lambda: exchange(data, count),
             lambda _error, *_more: connection.disconnect(),
         )
         return result
+
+    async def _exchange_replicated(self, data: bytes, count: int) -> list[Any]:
+        replies = await self._exchange(data + self._wait, count + 1)
+        confirmed = replies.pop()
+        if isinstance(confirmed, Exception) or confirmed < self._replicas:
+            raise RedisConnectionError(
+                f"the write was confirmed by {confirmed} replicas of the "
+                f"{self._replicas} asked for (wait_replicas)"
+            )
+        return replies
 
     async def _exchange(self, data: bytes, count: int) -> list[Any]:
         connection = self._connection

@@ -228,7 +228,7 @@ class Settings:
         return f"Settings({fields})"
 
 
-_SECRET_QUERY = re.compile(r"([?&](?:password|ssl_password)=)[^&#]*", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"([?&](?:sentinel_|ssl_)?password=)[^&#]*", re.IGNORECASE)
 
 
 def embedded_url(directory: str) -> str | None:
@@ -280,14 +280,19 @@ def check_redis_url(url: str) -> None:
     """Raise :class:`ConfigError` for a Redis URL that would be misread.
 
     A password holding an unencoded ``/``, ``?`` or ``#`` ends the host part early, and
-    redis-py then reads part of the password as the port or the database, and prints it
-    in its error. The message never shows the URL, only what is wrong with it.
-    """
+    redis-py then reads part of it as the port or the database, and prints it in its
+    error. The message never shows the URL. (Sentinel URLs: :mod:`lightbus.sentinel`.)"""
     scheme = _SCHEME.match(url)
+    if scheme is not None and scheme.group().lower() == "redis+sentinel://":
+        from lightbus.sentinel import parse_sentinel_url  # redis-py's sentinel: only if used
+
+        parse_sentinel_url(url)
+        return
     if scheme is None or scheme.group().lower() not in ("redis://", "rediss://", "unix://"):
         shown = f"it starts with {scheme.group()!r}" if scheme else "it has no scheme"
         raise ConfigError(
-            f"redis_url must start with redis://, rediss:// or unix:// ({shown}).",
+            "redis_url must start with redis://, rediss://, unix:// or redis+sentinel:// "
+            f"({shown}).",
             key="redis_url",
         )
     problem = _url_problem(url, unix=scheme.group().lower() == "unix://")
