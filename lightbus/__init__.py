@@ -14,6 +14,7 @@ from lightbus.api import Api, Event, Parameter
 from lightbus.context import TraceContext, current_trace, start_trace
 from lightbus.errors import (
     AmbiguousId,
+    BusClosedError,
     BusConnectionError,
     BusModuleError,
     ConfigError,
@@ -69,6 +70,7 @@ __all__ = [
     "Api",
     "Bus",
     "BusClient",
+    "BusClosedError",
     "BusConnectionError",
     "BusModuleError",
     "ConfigError",

@@ -81,6 +81,11 @@ class BusModuleError(LightbusError):
         self.module = module
 
 
+class BusClosedError(LightbusError, RuntimeError):
+    """The bus's event loop stopped while a blocking call waited on it (say, in a forked
+    child, or after the bus was closed from another thread)."""
+
+
 class SyncCallInLoopError(LightbusError):
     """A blocking call was made from inside a running event loop."""
 

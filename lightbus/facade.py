@@ -29,7 +29,7 @@ from lightbus import delayed
 from lightbus.client import BusClient
 from lightbus.consumer import Listener
 from lightbus.context import importing_for_worker
-from lightbus.errors import LightbusError, SyncCallInLoopError
+from lightbus.errors import BusClosedError, SyncCallInLoopError
 from lightbus.message import Message
 from lightbus.settings import Settings
 
@@ -37,10 +37,6 @@ T = TypeVar("T")
 
 # How often a blocking call checks that the loop it waits on still runs.
 LIVENESS_SECONDS = 1.0
-
-
-class BusClosedError(LightbusError, RuntimeError):
-    """The bus's event loop stopped while a blocking call waited on it."""
 
 
 class Bus:
@@ -124,7 +120,8 @@ class Bus:
                         future.cancel()
                         raise BusClosedError(
                             f"{what} was waiting on the bus's event loop, which stopped "
-                            f"(the bus was closed meanwhile?)."
+                            f"(the bus was closed meanwhile?). Create the bus again with "
+                            f"lightbus.create() in this process."
                         ) from None
         except KeyboardInterrupt:
             future.cancel()

@@ -9,6 +9,7 @@ import pytest
 import lightbus
 from lightbus.errors import (
     AmbiguousId,
+    BusClosedError,
     BusConnectionError,
     ConfigError,
     InvalidArguments,
@@ -27,6 +28,7 @@ from lightbus.errors import (
 EVERY_ERROR = [
     ConfigError("bad key", key="redis_url"),
     BusConnectionError("down", url="redis://***@h"),
+    BusClosedError("bus.shop.buy() was waiting on the bus's event loop, which stopped"),
     UnknownApi("shop", ["auth", "sales"]),
     UnknownName("shop", "buy", kind="rpc", known=["sell"], actual="event"),
     InvalidArguments("shop.buy got x", api="shop", name="buy", field="x"),

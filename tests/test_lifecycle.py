@@ -22,9 +22,8 @@ import pytest
 import redis.asyncio
 
 import lightbus
-from lightbus import Api, Event, UnknownName
+from lightbus import Api, BusClosedError, Event, UnknownName
 from lightbus.consumer.pool import HandlerPool
-from lightbus.facade import BusClosedError
 from lightbus.registry import list_workers
 from lightbus.worker import Worker
 
