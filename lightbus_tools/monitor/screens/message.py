@@ -7,6 +7,7 @@ the top reaches the cause, what the message caused, and its replays (``enter``).
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -33,6 +34,7 @@ class MessageScreen(MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "trace", "Trace"),
         Binding("l", "links", "Links"),
+        Binding("r", "replay", "Replay"),
         Binding("pageup", "scroll(-1)", "Page up", show=False),
         Binding("pagedown", "scroll(1)", "Page down", show=False),
     ]
@@ -46,6 +48,7 @@ class MessageScreen(MonitorScreen):
         self.view: MessageView | None = None
         self.trace_id = ""
         self.near_ms: int | None = None
+        self.follow_until = 0.0  # after a replay from here: re-read until then
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"message {self.message_id}: reading ...", id="title")
@@ -57,6 +60,11 @@ class MessageScreen(MonitorScreen):
         self.query_one("#links").display = False
         self.query_one("#detail").focus()
         self.load()
+        self.set_interval(1.0, self._follow)
+
+    def _follow(self) -> None:
+        if time.monotonic() < self.follow_until:
+            self.load()
 
     @work(exclusive=True, group="message")
     async def load(self) -> None:
@@ -166,6 +174,18 @@ class MessageScreen(MonitorScreen):
             if links.highlighted is None:
                 links.highlighted = 0
 
+    def action_replay(self) -> None:
+        """Replay to every listener; opened from a dead letter: redrive that letter."""
+        source = self.context.source
+        if self.dead_letter is not None:
+            self.run_replay(source.plan_redrive([self.dead_letter]))
+        else:
+            self.run_replay(source.plan_replay(self.message_id))
+
+    def replayed(self) -> None:
+        self.follow_until = time.monotonic() + 30  # until its outcome is in, most likely
+        self.load()
+
     def action_scroll(self, direction: int) -> None:
         detail = self.query_one("#detail", VerticalScroll)
         detail.scroll_page_down() if direction > 0 else detail.scroll_page_up()
@@ -185,9 +205,8 @@ class MessageScreen(MonitorScreen):
 def _links(view: MessageView) -> list[Option]:
     options = []
     if view.cause is not None:
-        options.append(
-            _option("← caused by", view.cause.label, view.cause.status, view.cause.message_id)
-        )
+        how = "← replay of" if view.cause.message_id == view.replay_of else "← caused by"
+        options.append(_option(how, view.cause.label, view.cause.status, view.cause.message_id))
     elif view.cause_id:
         options.append(
             Option(Text(f"← caused by {view.cause_id} (not in the stream)", "dim"), disabled=True)
