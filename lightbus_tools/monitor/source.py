@@ -216,13 +216,14 @@ class Source:
 
     # ------------------------------------------------------------ replay and redrive
 
-    async def plan_replay(self, message_id: str) -> Prepared:
-        """Replay one message to every listener, as ``lightbus replay <id>`` does."""
+    async def plan_replay(self, message_id: str, listener: str | None = None) -> Prepared:
+        """Replay one message to every listener, or to ``listener``, as ``lightbus replay
+        <id> [--listener NAME]`` does."""
         from lightbus import replay
 
         try:
             recorded = await _guard(replay.original(self.bus, message_id))
-            chosen = await _guard(replay.plan(self.bus, recorded, reason=REASON))
+            chosen = await _guard(replay.plan(self.bus, recorded, listener=listener, reason=REASON))
         except (replay.ReplayRefused, lightbus.AmbiguousId) as exc:
             return Prepared(_refused(message_id, str(exc)))
         return Prepared(_view([chosen]), [chosen])

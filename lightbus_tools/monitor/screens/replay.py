@@ -44,11 +44,14 @@ class ConfirmReplay(ModalScreen[bool]):
             Text.assemble(
                 ("Replay ", "bold"), (plan.label, "bold"), "  ", (plan.original_id, "cyan")
             ),
-            Text("\nIt will send these arguments:", "bold"),
-            Syntax(plan.payload or "{}", "json", theme="ansi_dark", background_color="default"),
-            Text("\nto:", "bold"),
-            *[Text(f"  {target}") for target in plan.targets],
         ]
+        if plan.targets:  # (a refused replay has none: only why it is refused)
+            parts += [
+                Text("\nIt will send to:", "bold"),
+                *[Text(f"  {target}") for target in plan.targets],
+                Text("\nthese arguments:", "bold"),
+                Syntax(plan.payload or "{}", "json", theme="ansi_dark", background_color="default"),
+            ]
         if plan.notes:
             parts.append(Text(""))
             parts.extend(Text(f"  {note}", "dim") for note in plan.notes)

@@ -61,7 +61,19 @@ class TraceScreen(MonitorScreen):
     @work(exclusive=True, group="trace")
     async def load(self) -> None:
         try:
-            records = await self.context.source.trace(self.trace_id, self.near_ms)
+            source = self.context.source
+            records = await source.trace(self.trace_id, self.near_ms)
+            # The trace is read near one time: a replay sent long after its original (or
+            # the original of one) can fall outside it. Both are read by their ids.
+            ids = {r.id for r in records}
+            for original in {r.replay_of for r in records if r.replay_of} - ids:
+                records += await source.records_of(original)
+            ids = {r.id for r in records}
+            records += [
+                r
+                for r in self.model.buffer.records
+                if r.replay_of in ids and r.trace_id == self.trace_id and r.id not in ids
+            ]
         except SourceUnavailable as exc:
             self.query_one("#title", Static).update(
                 Text(f"cannot read the trace now: {exc}", "bold red")
