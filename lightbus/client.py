@@ -30,8 +30,10 @@ from lightbus import context
 from lightbus.api import Api
 from lightbus.apis import ApiDirectory
 from lightbus.autopipeline import Batch
+from lightbus.background import FEATURES, BackgroundTasks
 from lightbus.connection import connection_error, guarded
 from lightbus.consumer import Consumer, Listener, ListenerRunner, default_listener_name
+from lightbus.delayed import DelayedEvents
 from lightbus.envelope import Envelopes
 from lightbus.errors import BusConnectionError
 from lightbus.invoke import Invoker
@@ -41,6 +43,7 @@ from lightbus.parts import Connections, Parts
 from lightbus.publisher import Publisher
 from lightbus.rpc.caller import RpcCaller
 from lightbus.schedule import Schedule
+from lightbus.scheduled import Timed, timed
 from lightbus.settings import Settings
 from lightbus.trace import TraceRecord
 from lightbus.tracesink import TraceSink
@@ -57,7 +60,8 @@ class BusClient:
     """The async bus. Bound to one event loop: the first one that uses it."""
 
     def __init__(self, settings: Settings) -> None:
-        self.schedules: list[Schedule] = []
+        self.schedules: list[Schedule | Timed] = []
+        self.features = frozenset(FEATURES)  # what a worker runs (lightbus run --only/--skip)
         self.start_hooks: list[Callable[..., Any]] = []
         self.stop_hooks: list[Callable[..., Any]] = []
         self.running_worker = False
@@ -77,6 +81,12 @@ class BusClient:
         self.keys = Keys(settings.prefix)
         self.invoke = Invoker(settings.handler_threads)
         self.tracer = TraceSink(settings, self.keys.trace, pipeline=self.pipeline, spawn=self.spawn)
+        spans = None
+        if settings.otel_enabled:  # the lightbus[otel] extra: imported only when turned on
+            from lightbus.otel import Spans
+
+            spans = Spans()
+            self.tracer.observers.append(spans)
         self.connections = Connections(settings, self.tracer)
         if directory is None:
             directory = ApiDirectory(settings, self.keys, lambda: self.connections.redis)
@@ -92,12 +102,15 @@ class BusClient:
             invoke=self.invoke,
             spawn=self.spawn,
             request_stop=self.request_stop,
+            spans=spans,
         )
-        self.envelopes = Envelopes(settings, directory.schema_hash)
+        self.envelopes = Envelopes(settings, directory.schema_hash, spans)
         self.caller = RpcCaller(self.parts, directory, self.envelopes)
         self.publisher = Publisher(self.parts, directory, self.envelopes)
         self.consumer = Consumer(self.parts, directory)
         self.consumer.listeners.extend(listeners)
+        self.delayed = DelayedEvents(self.parts)
+        self.background = BackgroundTasks(self.parts, lambda: self.connections.loop)
 
     # ---------------------------------------------------------------- what is registered
 
@@ -140,21 +153,41 @@ class BusClient:
         return decorate
 
     def every(
-        self, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+        self,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        also_run_immediately: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: run the function on this interval in the worker.
-
-        Across all workers of the bus, each tick runs once (a Redis lock decides which).
-        """
+        """Decorator: run the function on this interval in the worker (and, with
+        ``also_run_immediately=True``, as each worker starts). Across all workers of the
+        bus, each tick runs once (a Redis lock decides which)."""
         interval = seconds + minutes * 60 + hours * 3600 + days * 86400
         if interval <= 0:
             raise ValueError("every() needs a positive interval, e.g. every(seconds=30)")
 
         def decorate(fn: F) -> F:
-            self.schedules.append(Schedule(fn, interval))
+            self.schedules.append(Schedule(fn, interval, also_run_immediately))
             return fn
 
         return decorate
+
+    def schedule(self, spec: Any, **options: Any) -> Callable[[F], F]:
+        """Decorator: run the function at the times of a cron expression or ``schedule`` job,
+        once per tick across workers. Options (``tz=``, ``catch_up=``,
+        ``also_run_immediately=``): :func:`lightbus.scheduled.timed`."""
+
+        def decorate(fn: F) -> F:
+            self.schedules.append(timed(fn, spec, **options))
+            return fn
+
+        return decorate
+
+    def add_background_task(self, coroutine: Any, cancel_on_close: bool = True) -> None:
+        """Run ``coroutine`` alongside the worker (see :mod:`lightbus.background`)."""
+        self.background.add(coroutine, cancel_on_close)
 
     # ---------------------------------------------------------------- the loop
 
@@ -250,16 +283,16 @@ class BusClient:
         return await self.publisher.fire(api, name, kwargs, args=args, **options)
 
     async def fire_many(
-        self, api: str, name: str, items: Iterable[Mapping[str, Any]]
+        self, api: str, name: str, items: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[Message]:
         """Fire ``api.name`` once per mapping of keyword arguments in ``items``, in one write.
 
         Every item is checked and encoded as :meth:`fire` would before anything is sent:
         a bad item raises the error ``fire`` raises, with ``item`` set to its index and
         the index in the message, and no event of the batch is sent. Returns the sent
-        messages, in the order of ``items``.
+        messages, in the order of ``items``. ``delay=`` / ``at=`` delay them all.
         """
-        return await self.publisher.fire_many(api, name, items)
+        return await self.publisher.fire_many(api, name, items, **options)
 
     def listen(
         self,
@@ -270,6 +303,7 @@ class BusClient:
         since: str = "$",
         max_attempts: int | None = None,
         on_error: str = "retry",
+        concurrency: int | None = None,
     ) -> Listener:
         """Register ``handler`` for ``events``. Starts at once if the bus is running."""
         return self.consumer.listen(
@@ -279,11 +313,16 @@ class BusClient:
             since=since,
             max_attempts=max_attempts,
             on_error=on_error,
+            concurrency=concurrency,
         )
 
-    async def start_listener(self, listener: Listener) -> ListenerRunner:
-        """Check the events, create the consumer groups and consume in a background task."""
-        return await self.consumer.start(listener)
+    async def start_listener(self, listener: Listener) -> ListenerRunner | None:
+        """Consume for ``listener`` and release its delayed events (None with ``--skip events``)."""
+        if "events" not in self.features:
+            return None
+        runner = await self.consumer.start(listener)
+        self.delayed.watch(listener.events)
+        return runner
 
     # ---------------------------------------------------------------- housekeeping
 
@@ -326,6 +365,7 @@ class BusClient:
         """Stop listeners started outside a worker, flush the trace, close connections."""
         self.bind(asyncio.get_running_loop())  # a new loop: the old one's are closed first
         await self.consumer.close()
+        await self.background.close(self.settings.shutdown_grace)
         await self.tracer.flush()
         tasks = list(self._tasks)
         for task in tasks:

@@ -19,9 +19,12 @@ from lightbus.settings import Settings
 class Envelopes:
     """Makes messages sent by one client. ``schema_hash``: the local schema's hash of an api."""
 
-    def __init__(self, settings: Settings, schema_hash: Callable[[str], str]) -> None:
+    def __init__(
+        self, settings: Settings, schema_hash: Callable[[str], str], spans: Any = None
+    ) -> None:
         self.settings = settings
         self.schema_hash = schema_hash
+        self.spans = spans  # lightbus.otel.Spans when OpenTelemetry is on: it makes the ids
 
     def make(
         self,
@@ -44,6 +47,8 @@ class Envelopes:
         if parent is not None:
             trace_id, span_id = parent.trace_id, ids.span_id()
             parent_span, causation = parent.span_id, parent.id
+        elif self.spans is not None:
+            trace_id, span_id, parent_span, causation = self.spans.new_span(kind, api, name)
         else:
             trace_id, span_id, parent_span, causation = context.new_span()
         return Message(

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from lightbus import delayed
 from lightbus.client import BusClient
 from lightbus.consumer import Listener
 from lightbus.context import importing_for_worker
@@ -226,33 +227,50 @@ class Path:
     # ------------------------------------------------------------ events
 
     def fire(self, *args: Any, **kwargs: Any) -> Message:
-        """Fire the event; return the sent message (its ``id`` identifies it in the trace)."""
+        """Fire the event; return the sent message (its ``id`` identifies it in the trace).
+
+        ``delay=`` (seconds or a timedelta) or ``at=`` (a timezone-aware datetime) hold the
+        event back until then (:mod:`lightbus.delayed`), unless the event has a parameter
+        of that name; ``bus_options={"delay": ...}`` delays it in any case.
+        """
         return self._bus.run(self._fire(args, kwargs), f"bus.{self._path}.fire()")
 
     async def fire_async(self, *args: Any, **kwargs: Any) -> Message:
-        """Fire the event; return the sent message."""
+        """Fire the event; return the sent message (``delay=`` / ``at=`` as for :meth:`fire`)."""
         return await self._bus.run_async(self._fire(args, kwargs))
 
     async def _fire(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Message:
         api, name = self._split()
-        return await self._bus.client.fire(api, name, kwargs, args=args)
+        client = self._bus.client
+        when, options = delayed.fire_options(kwargs)
+        if when:  # the event's own parameter named delay/at is an argument
+            rule = await client.validator.rule(api, name, "event")
+            delayed.own_arguments(kwargs, when, rule.spec.allowed)
+        return await client.fire(api, name, kwargs, args=args, **when, **options)
 
-    def fire_many(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
+    def fire_many(
+        self, items: Iterable[Mapping[str, Any]], *, delay: Any = None, at: Any = None
+    ) -> list[Message]:
         """Fire the event once per dict of keyword arguments, all in one write; blocking.
 
         Each item is checked as :meth:`fire` checks its arguments, before anything is
         sent: a bad item raises that error naming its index (``exc.item``), and no event
-        is sent. Returns the sent messages, in order.
+        is sent. Returns the sent messages, in order. ``delay=`` / ``at=`` delay them all.
         """
         api, name = self._split()
         return self._bus.run(
-            self._bus.client.fire_many(api, name, items), f"bus.{self._path}.fire_many()"
+            self._bus.client.fire_many(api, name, items, delay=delay, at=at),
+            f"bus.{self._path}.fire_many()",
         )
 
-    async def fire_many_async(self, items: Iterable[Mapping[str, Any]]) -> list[Message]:
+    async def fire_many_async(
+        self, items: Iterable[Mapping[str, Any]], *, delay: Any = None, at: Any = None
+    ) -> list[Message]:
         """Fire the event once per dict of keyword arguments, all in one write."""
         api, name = self._split()
-        return await self._bus.run_async(self._bus.client.fire_many(api, name, items))
+        return await self._bus.run_async(
+            self._bus.client.fire_many(api, name, items, delay=delay, at=at)
+        )
 
     def listen(
         self,
@@ -262,6 +280,7 @@ class Path:
         since: str = "$",
         max_attempts: int | None = None,
         on_error: str = "retry",
+        concurrency: int | None = None,
     ) -> Listener:
         """Call ``handler(event, **kwargs)`` for every firing of this event.
 
@@ -274,6 +293,10 @@ class Path:
             max_attempts: failed deliveries before the event is dead-lettered
                 (default: the ``max_attempts`` setting).
             on_error: ``"retry"`` (retry, then dead-letter) or ``"stop"`` (stop the worker).
+            concurrency: how many handlers of this listener run at once in one process
+                (default: the ``listener_concurrency`` setting; a plain-function handler
+                is also bounded by ``handler_threads``). ``concurrency=1`` in one process
+                handles the events one at a time, in the order they were fired.
         """
         api, name = self._split()
         client = self._bus.client
@@ -284,6 +307,7 @@ class Path:
             since=since,
             max_attempts=max_attempts,
             on_error=on_error,
+            concurrency=concurrency,
         )
         if importing_for_worker.get() or (client.running_worker and not client.started):
             return listener  # the worker starts it (and a failure to start stops it)

@@ -9,12 +9,14 @@ key                                    type        holds
 ``lightbus:rpc:<api>``                 list        RPC calls waiting for a worker (RPUSH/BLPOP)
 ``lightbus:reply:<process>:<nonce>``   list        results for one calling process, with a TTL
 ``lightbus:trace``                     stream      one record per step of every message
+``lightbus:delayed:<api>.<name>``      zset        delayed events' messages, scored by due time (ms)
 ``lightbus:dead:<api>.<name>``         stream      events given up on, with the error
 ``lightbus:redriven:<api>.<name>``     hash        dead-letter id -> id of its redrive (replay)
 ``lightbus:handback:<group>``          stream      a note per hand-back of a listener group's events
 ``lightbus:schema:<api>``              string      the JSON schema of an API, with a TTL
 ``lightbus:workers``                   hash        process name -> heartbeat JSON
 ``lightbus:schedule:<name>``           string      lock so one worker runs each scheduled tick
+``lightbus:schedule-last:<name>``      string      when a schedule last ran (tick, ms): catch_up
 =====================================  ==========  =================================================
 
 Consumer groups on an event stream are named ``<service>.<listener>``; each worker
@@ -36,6 +38,10 @@ class Keys:
 
     def event_stream(self, api: str, name: str) -> str:
         return f"{self.prefix}:event:{api}.{name}"
+
+    def delayed(self, api: str, name: str) -> str:
+        """Delayed events of ``api.name`` waiting for their time (:mod:`lightbus.delayed`)."""
+        return f"{self.prefix}:delayed:{api}.{name}"
 
     def dead_letters(self, api: str, name: str) -> str:
         return f"{self.prefix}:dead:{api}.{name}"
@@ -67,6 +73,9 @@ class Keys:
 
     def schedule_lock(self, name: str) -> str:
         return f"{self.prefix}:schedule:{name}"
+
+    def schedule_last(self, name: str) -> str:
+        return f"{self.prefix}:schedule-last:{name}"
 
     @staticmethod
     def consumer_group(service: str, listener: str) -> str:

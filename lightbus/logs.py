@@ -39,6 +39,7 @@ from lightbus.context import current_trace
 # Every logger the runtime logs through; a test checks this against the source.
 RUNTIME_LOGGERS = (
     "lightbus",
+    "lightbus.delayed",
     "lightbus.events",
     "lightbus.rpc",
     "lightbus.schedule",

@@ -178,6 +178,7 @@ class Parts:
         invoke: runs user code (plain functions on the thread pool).
         spawn: starts a background task of the client's (cancelled when it closes).
         request_stop: asks the worker to stop, with a reason.
+        spans: the OpenTelemetry spans (:class:`lightbus.otel.Spans`) when turned on.
     """
 
     settings: Settings
@@ -188,6 +189,7 @@ class Parts:
     invoke: Invoker
     spawn: Callable[..., asyncio.Task[Any]]
     request_stop: Callable[[str], None]
+    spans: Any = None
 
     @property
     def redis(self) -> Any:

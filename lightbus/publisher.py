@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lightbus import limits, trace
+from lightbus import delayed, limits, trace
 from lightbus.errors import InvalidArguments, LightbusError
 from lightbus.message import FIELD, Message
 
@@ -43,7 +43,7 @@ class Publisher:
         return (await self._fire(api, name, [kwargs], options, batch=False, args=args))[0]
 
     async def fire_many(
-        self, api: str, name: str, items: Iterable[Mapping[str, Any]]
+        self, api: str, name: str, items: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[Message]:
         """Fire ``api.name`` once per mapping in ``items``, in one write (see
         :meth:`lightbus.BusClient.fire_many`)."""
@@ -54,7 +54,7 @@ class Publisher:
                 api=api,
                 name=name,
             )
-        return await self._fire(api, name, list(items), {}, batch=True)
+        return await self._fire(api, name, list(items), options, batch=True)
 
     async def _fire(
         self,
@@ -67,6 +67,7 @@ class Publisher:
         args: tuple[Any, ...] = (),
     ) -> list[Message]:
         parts = self.parts
+        due = delayed.due_ms(options.pop("delay", None), options.pop("at", None))
         rule = await parts.validator.rule(api, name, "event")
         made: list[tuple[Message, bytes, dict[str, Any]]] = []
         for index, kwargs in enumerate(items):
@@ -93,8 +94,12 @@ class Publisher:
         maxlen = parts.settings.event_stream_maxlen
         tracer = parts.tracer
         async with parts.pipeline() as pipe:
-            pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
-            for message, data, _ in made:
+            if due is not None:  # held in Redis until due (lightbus.delayed)
+                key = parts.keys.delayed(api, name)
+                delayed.hold(pipe, tracer, key, [(m, data) for m, data, _ in made], due)
+            else:
+                pipe.xadd_each(stream, FIELD, [data for _, data, _ in made], maxlen)
+            for message, data, _ in made if due is None else ():
                 tracer.add(pipe, tracer.message_step(trace.EVENT_FIRED, message, data))
             tracer.drain_into(pipe)
             await pipe.execute()  # bounded, errors as BusConnectionError, like guarded()

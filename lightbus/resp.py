@@ -141,6 +141,11 @@ class Commands:
         self.count += 1
         return self
 
+    def zadd(self, name: str, score: int, member: bytes) -> Commands:
+        self.parts.append(pack("ZADD", name, score, member))
+        self.count += 1
+        return self
+
     def pexpire(self, name: str, milliseconds: int) -> Commands:
         self.parts.append(pack("PEXPIRE", name, milliseconds))
         self.count += 1

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from lightbus.background import FEATURES, choose_features
 from lightbus.busmodule import import_bus, import_failure
 from lightbus.client import BusClient
 from lightbus.errors import BusModuleError, ConfigError, LightbusError
@@ -82,6 +83,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load schemas for APIs this process does not define",
     )
     parser.add_argument(
+        "--only",
+        "-o",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help=f"run only these parts: {', '.join(FEATURES)} (repeatable or comma-separated)",
+    )
+    parser.add_argument(
+        "--skip",
+        "-k",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="run all but these parts (e.g. --skip tasks)",
+    )
+    parser.add_argument(
         "--log-level",
         default=os.environ.get("LIGHTBUS_LOG_LEVEL", "INFO"),
         help="logging level (default INFO)",
@@ -136,6 +153,7 @@ def serve(args: argparse.Namespace) -> int:
     """Import the bus module and run the worker; the exit status."""
     json_logs = args.log_format == "json"
     module_name = args.module or Settings.resolve().module
+    features = choose_features(args.only, args.skip)
     try:
         bus = import_bus(module_name)
     except BusModuleError as exc:
@@ -145,6 +163,7 @@ def serve(args: argparse.Namespace) -> int:
         raise
     for path in args.schema:
         add_schemas(bus.client, path)
+    bus.client.features = features
     code = asyncio.run(Worker(bus.client).run())
     running = bus.client.invoke.running
     if running:

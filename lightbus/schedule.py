@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lightbus import ids
 from lightbus.connection import CONNECTION_ERRORS, describe
+from lightbus.scheduled import Timed, run_timed, run_traced
 
 if TYPE_CHECKING:
     from lightbus.parts import Parts
@@ -29,14 +29,19 @@ class Schedule:
 
     fn: Callable[..., Any]
     interval: float
+    immediately: bool = False  # also run as the worker starts (1.x's also_run_immediately)
 
     @property
     def name(self) -> str:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
 
-async def run_schedule(parts: Parts, schedule: Schedule, stopping: asyncio.Event) -> None:
+async def run_schedule(parts: Parts, schedule: Schedule | Timed, stopping: asyncio.Event) -> None:
     """Run ``schedule`` every interval until ``stopping`` is set."""
+    if isinstance(schedule, Timed):
+        return await run_timed(parts, schedule, stopping)
+    if schedule.immediately:
+        await run_traced(parts, schedule.name, schedule.fn)
     interval = schedule.interval
     while not stopping.is_set():
         tick = int(time.time() // interval)
@@ -59,8 +64,5 @@ async def run_schedule(parts: Parts, schedule: Schedule, stopping: asyncio.Event
             continue
         if not won:
             continue
-        try:
-            # Each tick is the root of its own trace: what it sends forms one tree.
-            await parts.invoke(schedule.fn, trace=(ids.trace_id(), "", ""))
-        except Exception:
-            logger.exception("Scheduled function %s raised", schedule.name)
+        # Each tick is the root of its own trace: what it sends forms one tree.
+        await run_traced(parts, schedule.name, schedule.fn, int(next_at * 1000))

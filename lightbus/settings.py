@@ -54,6 +54,7 @@ _NON_NEGATIVE = (
     "trace_max_age",
     "trace_payload_bytes",
     "trace_traceback_bytes",
+    "prometheus_port",
 )
 
 
@@ -119,6 +120,9 @@ class Settings:
     trace_traceback_bytes: int = 8192
     trace_redact: tuple[str, ...] = ("password", "secret", "token", "api_key")
     validate: bool = True
+    otel_enabled: bool = False
+    prometheus_port: int = 0
+    prometheus_address: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not self.process_name:
@@ -138,6 +142,12 @@ class Settings:
                 raise ConfigError(
                     f"{name} must be {low} (a finite number), got {value!r}", key=name
                 )
+        if self.prometheus_port > 65535:
+            raise ConfigError(
+                f"prometheus_port must be a TCP port (1 to 65535), or 0 for no metrics "
+                f"endpoint; got {self.prometheus_port}",
+                key="prometheus_port",
+            )
         if self.redis_url != EMBEDDED:  # resolve() replaces it, or says why it cannot
             check_redis_url(self.redis_url)
 

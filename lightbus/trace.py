@@ -20,6 +20,7 @@ FIELD = "r"  # an entry holding one record (other forms: lightbus.traceentries)
 
 # The steps a record can describe.
 EVENT_FIRED = "event.fired"
+EVENT_RELEASED = "event.released"  # a delayed event reached its stream (lightbus.delayed)
 EVENT_HANDLED = "event.handled"
 EVENT_FAILED = "event.failed"
 EVENT_DEAD_LETTERED = "event.dead_lettered"
@@ -32,6 +33,8 @@ WORKER_STARTED = "worker.started"
 WORKER_STOPPED = "worker.stopped"
 WORKER_RELOADED = "worker.reloaded"
 REPLAY_PERFORMED = "replay.performed"
+SCHEDULE_RAN = "schedule.ran"  # a run of a scheduled function (lightbus.scheduled)
+SCHEDULE_FAILED = "schedule.failed"
 
 # Steps written by the process that handled the message (it names itself in handled_by).
 HANDLING_STEPS = frozenset(
@@ -40,6 +43,7 @@ HANDLING_STEPS = frozenset(
 
 STEPS = (
     EVENT_FIRED,
+    EVENT_RELEASED,
     EVENT_HANDLED,
     EVENT_FAILED,
     EVENT_DEAD_LETTERED,
@@ -52,6 +56,8 @@ STEPS = (
     WORKER_STOPPED,
     WORKER_RELOADED,
     REPLAY_PERFORMED,
+    SCHEDULE_RAN,
+    SCHEDULE_FAILED,
 )
 
 

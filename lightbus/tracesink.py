@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -51,6 +51,26 @@ _CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union on ever
 
 class _Pipeline(Protocol):
     def xadd(self, name: Any, fields: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Step(NamedTuple):
+    """A step of a message, as the sink's observers are told of it."""
+
+    step: str
+    message: Message
+    listener: str
+    status: str
+    error: BaseException | None
+    queued_ms: float
+    duration_ms: float
+
+
+class Observer(Protocol):
+    """Told of every step of a message the sink builds a record of (even with tracing
+    off): the OpenTelemetry spans (:mod:`lightbus.otel`), the Prometheus metrics
+    (:mod:`lightbus.prometheus`)."""
+
+    def observe(self, step: Step) -> None: ...
 
 
 class TraceSink:
@@ -82,6 +102,7 @@ class TraceSink:
         self._spawn = spawn
         self._held: list[Item] = []
         self._flusher: asyncio.TimerHandle | None = None
+        self.observers: list[Observer] = []
 
     # ------------------------------------------------------------------ build
 
@@ -100,6 +121,8 @@ class TraceSink:
         with_payload: bool = True,
     ) -> TraceRecord | None:
         """The record of ``step`` for ``message``; None when tracing is off (nothing built)."""
+        for observer in self.observers:
+            observer.observe(Step(step, message, listener, status, error, queued_ms, duration_ms))
         if not self.enabled:
             return None
         record = record_of(step, now_ms(), message, status)
@@ -131,9 +154,9 @@ class TraceSink:
         Falls back to the full record when the message is too large to be a payload or
         holds a name to redact, so the stream never holds more than a record would.
         """
-        if not self.enabled:
-            return None
-        if len(raw) > self.payload_cap or (self.redact and _names_any(message.kwargs, self.redact)):
+        if self.enabled and (
+            len(raw) > self.payload_cap or (self.redact and _names_any(message.kwargs, self.redact))
+        ):
             return self.for_message(
                 step,
                 message,
@@ -142,6 +165,10 @@ class TraceSink:
                 duration_ms=duration_ms,
                 with_payload=with_payload,
             )
+        for observer in self.observers:
+            observer.observe(Step(step, message, listener, "ok", None, queued_ms, duration_ms))
+        if not self.enabled:
+            return None
         item = MessageStep(step, now_ms(), msgspec.Raw(raw))
         item.attempt = message.attempt
         self._set_step(item, step, listener, queued_ms, duration_ms)

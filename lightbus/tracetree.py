@@ -185,8 +185,8 @@ def _node(records: list[TraceRecord]) -> TraceNode:
     node = TraceNode(sent=sent, records=records)
     per_listener: dict[str, list[TraceRecord]] = {}
     for record in records:
-        if record.record in _SENT:
-            continue
+        if record.record in _SENT or record.record == trace.EVENT_RELEASED:
+            continue  # a delayed event's release is in node.records, not a handling
         if record.record == trace.RPC_RETURNED:
             node.returned = record
             continue

@@ -28,6 +28,7 @@ from lightbus.trace import (
     EVENT_FAILED,
     EVENT_FIRED,
     EVENT_HANDLED,
+    EVENT_RELEASED,
     HANDLING_STEPS,
     REPLAY_PERFORMED,
     RPC_CALLED,
@@ -35,6 +36,8 @@ from lightbus.trace import (
     RPC_FAILED,
     RPC_HANDLED,
     RPC_RETURNED,
+    SCHEDULE_FAILED,
+    SCHEDULE_RAN,
     STEPS,
     WORKER_RELOADED,
     WORKER_STARTED,
@@ -52,6 +55,7 @@ __all__ = [
     "EVENT_FAILED",
     "EVENT_FIRED",
     "EVENT_HANDLED",
+    "EVENT_RELEASED",
     "HANDLING_STEPS",
     "KINDS",
     "REPLAY_PERFORMED",
@@ -60,6 +64,8 @@ __all__ = [
     "RPC_FAILED",
     "RPC_HANDLED",
     "RPC_RETURNED",
+    "SCHEDULE_FAILED",
+    "SCHEDULE_RAN",
     "STATUSES",
     "STEPS",
     "WORKER_RELOADED",
@@ -76,10 +82,10 @@ __all__ = [
     "read_trace",
 ]
 
-KINDS = ("event", "rpc", "worker", "replay")
+KINDS = ("event", "rpc", "worker", "replay", "schedule")
 """The values of :attr:`TraceRecord.kind`."""
 
-STATUSES = ("ok", "error", "dead", "expired", "timeout")
+STATUSES = ("ok", "error", "dead", "expired", "timeout", "delayed")
 """The values of :attr:`TraceRecord.status` (empty for a record of a message sent)."""
 
 

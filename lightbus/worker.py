@@ -87,24 +87,35 @@ class Worker:
             self._install_signals()
         tasks: list[asyncio.Task[Any]] = []
         stopped = False
+        exporter = None
         try:
             await client.ping()
+            if client.settings.prometheus_port:  # the lightbus[prometheus] extra
+                from lightbus.prometheus import Exporter
+
+                exporter = Exporter(client)
+                exporter.start()
             await self._publish(started=True)
             for hook in client.start_hooks:
                 await client.invoke(hook, **_hook_kwargs(hook, client))
             for listener in client.listeners:
                 await client.start_listener(listener)
             client.started = True
-            serving = client.spawn(self.rpc.serve(), name="lightbus-rpc-server")
+            if exporter is not None:
+                client.spawn(exporter.refresh_backlog(), name="lightbus-prometheus-backlog")
+            rpcs = "rpcs" in client.features  # not with lightbus run --skip rpcs
+            serving = [client.spawn(self.rpc.serve(), name="lightbus-rpc-server")] if rpcs else []
             stopping = asyncio.Event()
             schedules = [
                 client.spawn(
                     run_schedule(client.parts, s, stopping), name=f"lightbus-every-{s.name}"
                 )
                 for s in client.schedules
+                if "tasks" in client.features
             ]
+            client.background.start()
             heartbeat = client.spawn(self._heartbeats(), name="lightbus-heartbeat")
-            tasks = [serving, heartbeat, *schedules]
+            tasks = [*serving, heartbeat, *schedules]
             print(self.describe(), flush=True)
             self.ready.set()
             await client.stop_requested.wait()
@@ -112,16 +123,18 @@ class Worker:
             stopping.set()
             heartbeat.cancel()
             stop = await stop_worker(
-                client, self.rpc, [serving, heartbeat], schedules, self._stop_hooks
+                client, self.rpc, [*serving, heartbeat], schedules, self._stop_hooks
             )
             stopped = True
             fatal = [r.fatal for r in client.runners.values() if r.fatal is not None]
             await stop.within(self._close(), "closing the connections")
-            return 1 if fatal else 0
+            return 1 if fatal or client.background.failed else 0
         finally:
             if not stopped:
                 await self._abandon(tasks)
             client.running_worker = client.started = False
+            if exporter is not None:
+                exporter.close()
             client.invoke.shutdown()  # if closing was cut short: the handler threads' pool
 
     async def _abandon(self, tasks: list[asyncio.Task[Any]]) -> None:
@@ -170,7 +183,7 @@ class Worker:
             process=client.settings.process_name,
             host=HOST,
             pid=os.getpid(),
-            apis=sorted(client.apis),
+            apis=sorted(client.apis) if "rpcs" in client.features else [],
             listeners=sorted(lst.name for lst in client.listeners),
             version=lightbus.__version__,
             in_flight=self.in_flight(),

@@ -25,6 +25,7 @@ PAYLOAD_CHARS = 60
 # step -> (mark, style)
 _LOOK: dict[str, tuple[str, str]] = {
     trace.EVENT_FIRED: ("→", "cyan"),
+    trace.EVENT_RELEASED: ("⇢", "cyan"),
     trace.EVENT_HANDLED: ("✓", "green"),
     trace.EVENT_FAILED: ("✗", "bold red"),
     trace.EVENT_DEAD_LETTERED: ("☠", "bold red"),
@@ -37,6 +38,8 @@ _LOOK: dict[str, tuple[str, str]] = {
     trace.WORKER_STOPPED: ("■", "magenta"),
     trace.WORKER_RELOADED: ("⟳", "bold yellow"),
     trace.REPLAY_PERFORMED: ("↻", "bold yellow"),
+    trace.SCHEDULE_RAN: ("⏲", "green"),
+    trace.SCHEDULE_FAILED: ("⏲", "bold red"),
 }
 
 

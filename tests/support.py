@@ -24,3 +24,20 @@ async def reach(condition: Callable[[], Any], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+def run_python(code: str, *args: str, cwd: Any, env: dict[str, str], timeout: float = 60) -> str:
+    """Run ``python -c code args`` in ``cwd``; fail with its stderr unless it exits 0."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

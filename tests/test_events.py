@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from support import wait_until
+from support import run_python, wait_until
 
 from lightbus import Api, Event, Parameter
 
@@ -138,7 +138,7 @@ bus.client.register_api(ShopApi())
 def record(event, order_id):
     with open(os.environ["OUT"], "a") as out:
         out.write(json.dumps({"process": os.environ["LIGHTBUS_PROCESS_NAME"],
-                              "order": order_id}) + "\\n")
+                              "order": order_id, "attempt": event.attempt}) + "\\n")
 
 @bus.client.on_start()
 def start(**_):
@@ -182,3 +182,31 @@ def test_processes_sharing_a_listener_name_share_the_work(
     orders = [r["order"] for r in rows]
     assert sorted(orders, key=int) == [str(i) for i in range(40)]  # each handled exactly once
     assert {r["process"] for r in rows} == {"w1", "w2"}  # both took a share
+
+
+FIRE_300 = """
+import lightbus
+bus = lightbus.create()
+for start in range(0, 300, 50):
+    bus.shop.order_placed.fire_many([{"order_id": n} for n in range(start, start + 50)])
+"""
+
+
+def test_three_workers_sharing_a_listener_handle_each_of_300_events_once(
+    project, start_worker, worker_env, tmp_path
+):
+    out = tmp_path / "handled.jsonl"
+    folder = project(LISTENER)
+    for name in ("w1", "w2", "w3"):
+        start_worker(folder, LIGHTBUS_PROCESS_NAME=name, OUT=str(out))
+    run_python(FIRE_300, cwd=folder, env=worker_env())
+
+    def rows() -> list[dict]:
+        return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+    wait_until(lambda: len(rows()) >= 300, timeout=30)
+    time.sleep(0.5)  # a second delivery of any event would show by now
+    handled = rows()
+    assert sorted(row["order"] for row in handled) == list(range(300))
+    assert all(row["attempt"] == 1 for row in handled)
+    assert {row["process"] for row in handled} == {"w1", "w2", "w3"}

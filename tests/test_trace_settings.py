@@ -161,14 +161,19 @@ def test_each_scheduled_tick_is_one_trace(project, start_worker, raw_redis):
         entries = raw_redis.xrange("lightbus:trace")
         records = [r for i, f in entries for r in records_from_fields(i.decode(), f)]
         found = [r for r in records if r.record == "event.fired"]
-        return found if len(found) >= 4 else None
+        runs = {r.id: r for r in records if r.record == "schedule.ran"}
+        return (found, runs) if len(found) >= 4 and len(runs) >= 2 else None
 
-    records = wait_until(fired, timeout=15)
+    records, runs = wait_until(fired, timeout=15)
     first_tick, second_tick = records[:2], records[2:4]
     assert [r.name for r in first_tick] == ["first", "second"]
     assert first_tick[0].trace_id == first_tick[1].trace_id
     assert second_tick[0].trace_id != first_tick[0].trace_id
-    assert all(r.parent_span_id == "" and r.causation_id == "" for r in records)
+    # Each tick's run is the root of its trace: what it fired names the run as its cause.
+    for record in records[:4]:
+        run = runs[record.causation_id]
+        assert (run.trace_id, run.span_id) == (record.trace_id, record.parent_span_id)
+        assert run.parent_span_id == run.causation_id == ""
 
 
 def test_a_negative_trace_max_age_is_refused():

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lightbus.connection import guarded
-from lightbus.consumer.listener import Listener, ListenerRunner
+from lightbus.consumer.listener import Listener, ListenerRunner, check_concurrency
 
 if TYPE_CHECKING:
     from lightbus.apis import ApiDirectory
@@ -40,10 +40,12 @@ class Consumer:
         since: str = "$",
         max_attempts: int | None = None,
         on_error: str = "retry",
+        concurrency: int | None = None,
     ) -> Listener:
         """Register ``handler`` for ``events`` (see :meth:`lightbus.BusClient.listen`)."""
         if not callable(handler):
             raise TypeError(f"listen() needs a callable handler, got {handler!r}")
+        check_concurrency(concurrency)
         if on_error not in ("retry", "stop"):
             raise ValueError(f"on_error must be 'retry' or 'stop', got {on_error!r}")
         name = listener_name or default_listener_name(handler)
@@ -58,7 +60,9 @@ class Consumer:
                 # Known here: refuse a handler that cannot take the event at once (an API
                 # known only from the registry is checked when the listener starts).
                 rule.check_handler(handler, name)
-        listener = Listener(tuple(events), handler, name, since, max_attempts, on_error)
+        listener = Listener(
+            tuple(events), handler, name, since, max_attempts, on_error, concurrency
+        )
         self.listeners.append(listener)
         return listener
 

@@ -87,7 +87,9 @@ async def _deliver(runner: Holder, entry: Entry) -> None:
         runner.acks.add(entry, None)
         return
     # The handler and the runtime's log lines about the event carry its trace.
-    token = context.enter_message(message.trace_id, message.span_id, message.id, message.replay_of)
+    spans = runner.parts.spans  # OpenTelemetry: the handler's messages are its span's children
+    span_id = message.span_id if spans is None else spans.begin(message, runner.listener.name)
+    token = context.enter_message(message.trace_id, span_id, message.id, message.replay_of)
     try:
         await _handle_message(runner, entry, message)
     finally:

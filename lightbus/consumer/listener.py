@@ -67,6 +67,7 @@ class Listener:
     since: str = "$"
     max_attempts: int | None = None
     on_error: str = "retry"
+    concurrency: int | None = None  # handlers at once in a process (None: the setting)
 
     def streams(self, parts: Parts) -> list[str]:
         return [parts.keys.event_stream(api, name) for api, name in self.events]
@@ -94,7 +95,7 @@ class ListenerRunner:
         self.acks = AckWriter(self)
         self.handler_is_async = is_async(listener.handler)
         self.pool: HandlerPool[Entry] = HandlerPool(
-            handler_slots(parts.settings, self.handler_is_async),
+            handler_slots(parts.settings, self.handler_is_async, listener.concurrency),
             self._handle,
             finish=self.acks.flushed,
             name=f"lightbus-listener-{listener.name}",
@@ -232,7 +233,7 @@ class ListenerRunner:
         # Handlers finishing together free their slots over a few turns of the loop (and
         # their acks in one or two writes): waiting briefly for half the slots makes each
         # read fetch a batch instead of one entry per round trip.
-        wanted = max(1, self.parts.settings.listener_concurrency // 2)
+        wanted = max(1, self.pool.size // 2)
         if self.free < wanted:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(BATCH_WAIT):
@@ -287,10 +288,31 @@ class ListenerRunner:
         self.held.pop((entry.stream, entry.entry_id), None)
 
 
-def handler_slots(settings: Settings, handler_is_async: bool) -> int:
-    """How many events a listener handles at once: ``listener_concurrency``, and for a
-    plain-function handler at most half the bus's ``handler_threads``, so RPC methods and
+def handler_slots(
+    settings: Settings, handler_is_async: bool, concurrency: int | None = None
+) -> int:
+    """How many events a listener handles at once: its own ``concurrency`` if given, else
+    ``listener_concurrency``, and for a plain-function handler at most half the bus's
+    ``handler_threads`` (all of them if the listener asked for more), so RPC methods and
     other listeners keep threads (and events the threads cannot take stay in Redis)."""
+    if concurrency is not None:
+        return concurrency if handler_is_async else min(concurrency, settings.handler_threads)
     if handler_is_async:
         return settings.listener_concurrency
     return min(settings.listener_concurrency, max(1, settings.handler_threads // 2))
+
+
+def check_concurrency(concurrency: object) -> None:
+    """Refuse a ``listen(concurrency=...)`` that is not a whole number of handlers, 1 or more."""
+    if concurrency is None:
+        return
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError(
+            f"listen(concurrency=...) is how many handlers of the listener run at once in a "
+            f"process, a whole number; got {type(concurrency).__name__} {concurrency!r}"
+        )
+    if concurrency < 1:
+        raise ValueError(
+            f"listen(concurrency=...) must be 1 or more (1: one event at a time, in order), "
+            f"got {concurrency}"
+        )
