@@ -111,6 +111,7 @@ class MessageView:
     caused: tuple[Link, ...]
     replays: tuple[Link, ...]
     dead_letter: DeadLetterEntry | None = None
+    replay_of: str = ""  # the original, when this message is a replay (it is also the cause)
 
 
 def message_view(
@@ -147,9 +148,11 @@ def message_view(
         records=tuple(node.records),
         cause=_link(node.parent) if node.parent is not None else None,
         cause_id=sent.causation_id,
-        caused=tuple(_link(child) for child in node.children),
+        # A replay is a child of its original: listed as a replay, not as caused.
+        caused=tuple(_link(c) for c in node.children if c.sent.replay_of != message_id),
         replays=tuple(_link(n) for n in nodes.values() if n.sent.replay_of == message_id),
         dead_letter=dead_letter,
+        replay_of=sent.replay_of,
     )
 
 

@@ -8,13 +8,20 @@ Nothing else in the monitor imports ``lightbus``. What comes through here:
   history and live records (:mod:`lightbus.tracing`), one message and one trace, worker
   heartbeats (:mod:`lightbus.workers`), consumer-group backlog (:mod:`lightbus.groups`, the
   same figures as ``lightbus inspect --backlog``) and dead letters
-  (:mod:`lightbus.deadletters`). The model's types stay its own.
+  (:mod:`lightbus.deadletters`). The model's types stay its own;
+- replay and redrive: :meth:`Source.plan_replay` and :meth:`Source.plan_redrive` build a
+  :class:`Prepared` (what the confirmation states, and the runtime's plans) through
+  :mod:`lightbus.replay` and :mod:`lightbus.redrive`, the code ``lightbus replay`` and
+  ``lightbus deadletters replay`` run; :meth:`Source.send` sends it. A refusal becomes the
+  plan's blockers: the confirmation shows it and offers no send.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import lightbus
 from lightbus import BusConnectionError, Handling, TraceNode, TraceRecord, build_tree
@@ -30,12 +37,16 @@ __all__ = [
     "STATUSES",
     "STEPS",
     "Handling",
+    "Prepared",
     "Source",
     "SourceUnavailable",
     "TraceNode",
     "TraceRecord",
     "build_tree",
 ]
+
+if TYPE_CHECKING:  # (messages imports this module's vocabulary)
+    from lightbus_tools.monitor.messages import ReplayPlan
 
 T = TypeVar("T")
 
@@ -56,8 +67,22 @@ PENDING_SAMPLE = 100  # pending entries read per group, oldest first, for their 
 DEAD_LETTER_SAMPLE = 2000  # newest dead letters read per dead-letter stream
 
 
+REASON = "replayed from lightbus monitor"
+
+
 class SourceUnavailable(Exception):
     """Redis cannot be reached (the message says which and why)."""
+
+
+@dataclass
+class Prepared:
+    """A replay or a redrive ready to send: ``view`` is what the confirmation states,
+    ``plans`` the runtime's plans (none when refused); ``letters``: a redrive (each dead
+    letter is marked once its replay is sent)."""
+
+    view: ReplayPlan
+    plans: list[Any] = field(default_factory=list)
+    letters: bool = False
 
 
 class Source:
@@ -188,6 +213,96 @@ class Source:
             )
             for letter in letters
         ]
+
+    # ------------------------------------------------------------ replay and redrive
+
+    async def plan_replay(self, message_id: str, listener: str | None = None) -> Prepared:
+        """Replay one message to every listener, or to ``listener``, as ``lightbus replay
+        <id> [--listener NAME]`` does."""
+        from lightbus import replay
+
+        try:
+            recorded = await _guard(replay.original(self.bus, message_id))
+            chosen = await _guard(replay.plan(self.bus, recorded, listener=listener, reason=REASON))
+        except (replay.ReplayRefused, lightbus.AmbiguousId) as exc:
+            return Prepared(_refused(message_id, str(exc)))
+        return Prepared(_view([chosen]), [chosen])
+
+    async def plan_redrive(self, letters: Sequence[DeadLetterEntry]) -> Prepared:
+        """Redrive dead letters, each to the listener that gave up on it, as
+        ``lightbus deadletters replay`` does; those already redriven are left out."""
+        from lightbus import deadletters, redrive
+
+        async def plans() -> tuple[list[Any], list[tuple[Any, str]]]:
+            found = [await deadletters.get(self.bus, e.api, e.name, e.stream_id) for e in letters]
+            kept = [letter for letter in found if letter is not None]
+            return await redrive.letter_plans(self.bus, kept, reason=REASON)
+
+        chosen, skipped = await _guard(plans())
+        left_out = tuple(f"left out {s.message_id or s.stream_id}: {why}" for s, why in skipped)
+        if not chosen:
+            first = letters[0].message_id if letters else ""
+            return Prepared(_refused(first, *(left_out or ("no dead letter to redrive",))))
+        view = _view(chosen, redrive=True, left_out=left_out)
+        return Prepared(view, chosen, letters=True)
+
+    async def send(self, prepared: Prepared) -> list[str]:
+        """Send what ``prepared`` plans; the new message ids."""
+        from lightbus import redrive, replay
+
+        if prepared.letters:
+            progress = await _guard(redrive.send_many(self.bus, prepared.plans))
+            return [sent.message_id for sent in progress.sent]
+        return [
+            (await _guard(replay.send(self.bus, chosen))).message_id for chosen in prepared.plans
+        ]
+
+
+def _view(plans: list[Any], *, redrive: bool = False, left_out: tuple[str, ...] = ()) -> ReplayPlan:
+    """What the confirmation says of the runtime's ``plans`` (one message, or letters)."""
+    from lightbus_tools.monitor.messages import ReplayPlan
+
+    first = plans[0]
+    kind = first.kind
+    label = f"{kind} {first.full_name}"
+    if redrive:
+        label = f"{len(plans)} dead letter{'s' if len(plans) != 1 else ''} of {label}"
+    targets: dict[str, None] = {}  # in order, once each
+    for chosen in plans:
+        for target in chosen.targets:
+            if kind == "rpc":
+                targets[
+                    f"the RPC queue {target} (one worker serving {first.original.message.api})"
+                ] = None
+            else:
+                targets[f"listener {target.rpartition('.')[2]} (group {target})"] = None
+    if len(plans) == 1:
+        payload = json.dumps(first.kwargs, indent=2, sort_keys=True, default=str)
+    else:
+        payload = json.dumps(
+            {p.original.id: p.kwargs for p in plans}, indent=2, sort_keys=True, default=str
+        )
+    notes = [
+        f"a new message id, with replay_of set to {first.original.id}"
+        if len(plans) == 1
+        else "each as a new message id, with replay_of set to its original",
+        f"the original comes from the {first.original.where.replace('_', ' ')}",
+    ]
+    if redrive:
+        notes.append("each dead letter is marked redriven once its replay is sent")
+    return ReplayPlan(
+        original_id=first.original.id,
+        label=label,
+        targets=tuple(targets) or ("no listener: nothing would run it",),
+        payload=payload,
+        notes=(*notes, *left_out),
+    )
+
+
+def _refused(message_id: str, *why: str) -> ReplayPlan:
+    from lightbus_tools.monitor.messages import ReplayPlan
+
+    return ReplayPlan(original_id=message_id, label="message", targets=(), payload="", blockers=why)
 
 
 async def _guard(operation: Awaitable[T]) -> T:

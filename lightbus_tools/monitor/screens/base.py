@@ -16,13 +16,13 @@ the table while it has no rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -31,12 +31,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from lightbus_tools.monitor.health import DeadLetterEntry
 from lightbus_tools.monitor.model import MonitorModel
-from lightbus_tools.monitor.source import Source
+from lightbus_tools.monitor.screens.replay import replay_flow
+from lightbus_tools.monitor.source import Prepared, Source
 from lightbus_tools.monitor.widgets.columns import Column, fitting
 from lightbus_tools.monitor.widgets.statusbar import StatusBar
 
-# Actions that change the bus (replay, redrive, purge: they arrive with issue 14). With
-# --readonly they are hidden from the footer, help and palette, and refused.
+# Actions that change the bus. With --readonly they are hidden from the footer, help and
+# palette, and refused.
 MUTATING_ACTIONS = frozenset({"replay", "redrive", "purge"})
 
 START_A_WORKER = (
@@ -127,6 +128,18 @@ class MonitorScreen(Screen[None]):
     def can(self, action: str) -> bool | None:
         """Whether ``action`` works here now (as ``check_action``: None greys it out)."""
         return True
+
+    def run_replay(self, prepare: Awaitable[Prepared]) -> None:
+        """Plan, confirm and send a replay or redrive (see ``screens/replay.py``)."""
+        self._replay(prepare)
+
+    @work(exclusive=True, group="replay")
+    async def _replay(self, prepare: Awaitable[Prepared]) -> None:
+        if await replay_flow(self.app, self.context.source, prepare):
+            self.replayed()
+
+    def replayed(self) -> None:
+        """A replay or redrive started here was sent."""
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

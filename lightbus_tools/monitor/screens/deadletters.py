@@ -2,6 +2,9 @@
 
 ``enter`` on a group lists its dead letters; ``enter`` on one opens its message, with the
 error and traceback kept in the dead letter even when the trace has been trimmed.
+``R`` redrives a whole group, ``r`` one dead letter: each is replayed to the listener that
+gave up on it (``lightbus.redrive``, as ``lightbus deadletters replay``), after the
+confirmation, and marked so that it is not redriven twice.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ class DeadLettersScreen(TableScreen):
         Column("last", 14),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open_row", "Open group", priority=True)
+        Binding("enter", "open_row", "Open group", priority=True),
+        Binding("R", "redrive", "Redrive group"),
     ]
 
     def rows(self) -> list[Row]:
@@ -62,6 +66,16 @@ class DeadLettersScreen(TableScreen):
     def open(self, value: DeadLetterGroup) -> None:
         self.app.push_screen(DeadLetterGroupScreen(self.context, value))
 
+    def can(self, action: str) -> bool | None:
+        if action == "redrive":
+            return self.selected_value() is not None
+        return super().can(action)
+
+    def action_redrive(self) -> None:
+        group = self.selected_value()
+        if group is not None:
+            self.run_replay(self.context.source.plan_redrive(group.entries))
+
 
 class DeadLetterGroupScreen(TableScreen):
     """The dead letters of one group, newest first."""
@@ -74,7 +88,9 @@ class DeadLetterGroupScreen(TableScreen):
         Column("error", 20, drop=2, most=50),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open_row", "Open message", priority=True)
+        Binding("enter", "open_row", "Open message", priority=True),
+        Binding("r", "replay", "Redrive it"),
+        Binding("R", "redrive", "Redrive all"),
     ]
 
     def __init__(self, context: Context, group: DeadLetterGroup) -> None:
@@ -116,3 +132,18 @@ class DeadLetterGroupScreen(TableScreen):
     def open(self, value: DeadLetterEntry) -> None:
         if value.message_id:
             self.post_message(OpenMessage(value.message_id, value))
+
+    def can(self, action: str) -> bool | None:
+        if action == "replay":
+            return self.selected_value() is not None
+        if action == "redrive":
+            return bool(self.group.entries)
+        return super().can(action)
+
+    def action_replay(self) -> None:
+        letter = self.selected_value()
+        if letter is not None:
+            self.run_replay(self.context.source.plan_redrive([letter]))
+
+    def action_redrive(self) -> None:
+        self.run_replay(self.context.source.plan_redrive(self.group.entries))

@@ -7,6 +7,7 @@ the top reaches the cause, what the message caused, and its replays (``enter``).
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -33,6 +34,7 @@ class MessageScreen(MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "trace", "Trace"),
         Binding("l", "links", "Links"),
+        Binding("r", "replay", "Replay"),
         Binding("pageup", "scroll(-1)", "Page up", show=False),
         Binding("pagedown", "scroll(1)", "Page down", show=False),
     ]
@@ -46,6 +48,7 @@ class MessageScreen(MonitorScreen):
         self.view: MessageView | None = None
         self.trace_id = ""
         self.near_ms: int | None = None
+        self.follow_until = 0.0  # after a replay from here: re-read until then
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"message {self.message_id}: reading ...", id="title")
@@ -57,6 +60,11 @@ class MessageScreen(MonitorScreen):
         self.query_one("#links").display = False
         self.query_one("#detail").focus()
         self.load()
+        self.set_interval(1.0, self._follow)
+
+    def _follow(self) -> None:
+        if time.monotonic() < self.follow_until:
+            self.load()
 
     @work(exclusive=True, group="message")
     async def load(self) -> None:
@@ -67,6 +75,11 @@ class MessageScreen(MonitorScreen):
             if records:
                 self.trace_id, self.near_ms = records[0].trace_id, records[0].stream_ms
                 trace = await source.trace(self.trace_id, self.near_ms)
+                # A replay sent long after its original: the trace read near the replay's
+                # time may not reach back to it; its records are read by its id.
+                original = records[0].replay_of
+                if original and not any(r.id == original for r in trace):
+                    trace += await source.records_of(original)
         except SourceUnavailable as exc:
             self.query_one("#title", Static).update(
                 Text(f"message {self.message_id}: cannot read it now. {exc}", "bold red")
@@ -90,9 +103,15 @@ class MessageScreen(MonitorScreen):
         )
         self.query_one("#title", Static).update(title)
         links = self.query_one("#links", OptionList)
+        # Re-read after a replay: the highlighted link stays highlighted.
+        at = links.highlighted
+        kept = links.get_option_at_index(at).id if at is not None else None
         links.clear_options()
-        for option in _links(view):
-            links.add_option(option)
+        options = _links(view)
+        links.add_options(options)
+        ids = [option.id for option in options]
+        if kept in ids:
+            links.highlighted = ids.index(kept)
         links.display = links.option_count > 0
         self.query_one("#body", Static).update(Group(*self._sections(view)))
         self.refresh_bindings()
@@ -166,6 +185,31 @@ class MessageScreen(MonitorScreen):
             if links.highlighted is None:
                 links.highlighted = 0
 
+    def action_replay(self) -> None:
+        """Replay to the listener that failed it when only one did (redrive its dead letter
+        when there is one), else to every listener, as ``lightbus replay <id>``."""
+        source = self.context.source
+        failed = [
+            h.listener for h in (self.view.handlings if self.view else ()) if h.status != "ok"
+        ]
+        only = failed[0] if len(failed) == 1 and len(self.view.handlings) > 1 else None
+        letter = self.dead_letter or next(
+            (
+                d
+                for d in self.model.dead_letters
+                if d.message_id == self.message_id and d.listener == only
+            ),
+            None,
+        )
+        if letter is not None:
+            self.run_replay(source.plan_redrive([letter]))
+        else:
+            self.run_replay(source.plan_replay(self.message_id, listener=only))
+
+    def replayed(self) -> None:
+        self.follow_until = time.monotonic() + 30  # until its outcome is in, most likely
+        self.load()
+
     def action_scroll(self, direction: int) -> None:
         detail = self.query_one("#detail", VerticalScroll)
         detail.scroll_page_down() if direction > 0 else detail.scroll_page_up()
@@ -185,12 +229,12 @@ class MessageScreen(MonitorScreen):
 def _links(view: MessageView) -> list[Option]:
     options = []
     if view.cause is not None:
-        options.append(
-            _option("← caused by", view.cause.label, view.cause.status, view.cause.message_id)
-        )
+        how = "← replay of" if view.cause.message_id == view.replay_of else "← caused by"
+        options.append(_option(how, view.cause.label, view.cause.status, view.cause.message_id))
     elif view.cause_id:
+        how = "← replay of" if view.cause_id == view.replay_of else "← caused by"
         options.append(
-            Option(Text(f"← caused by {view.cause_id} (not in the stream)", "dim"), disabled=True)
+            Option(Text(f"{how} {view.cause_id} (not in the stream)", "dim"), disabled=True)
         )
     for link in view.caused:
         options.append(_option("→ caused", link.label, link.status, link.message_id))
@@ -201,7 +245,7 @@ def _links(view: MessageView) -> list[Option]:
 
 def _option(how: str, label: str, status: str, message_id: str) -> Option:
     text = Text.assemble(
-        (f"{how:<13}", "dim"),
+        (f"{how:<14}", "dim"),
         (label, "bold"),
         "  ",
         (status, STATUS_STYLE.get(status, "")),

@@ -1,14 +1,17 @@
 """The replay confirmation: says exactly what will be sent and to whom, then asks.
 
-Only the screen exists in this phase. Replay itself arrives with issue 14's
-``lightbus.replay``; the Message, Trace and Dead letters screens will bind ``r`` to build
-a :class:`~lightbus_tools.monitor.messages.ReplayPlan` through the source, push this
-screen, and send only when it is dismissed with True. ``--readonly`` hides ``r``.
+The Message, Trace and Dead letters screens bind ``r`` (replay) and ``R`` (redrive) to
+:func:`replay_flow`: the source plans it through ``lightbus.replay`` / ``lightbus.redrive``
+(the code of ``lightbus replay``), this screen states the plan, and it is sent only when
+the screen is dismissed with True. A refusal (a trimmed or redacted original, a payload
+the current schema rejects...) is shown here as the reason, with nothing to send.
+``--readonly`` hides both keys.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -20,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from lightbus_tools.monitor.messages import ReplayPlan
+from lightbus_tools.monitor.source import Prepared, SourceUnavailable
 
 
 class ConfirmReplay(ModalScreen[bool]):
@@ -40,11 +44,14 @@ class ConfirmReplay(ModalScreen[bool]):
             Text.assemble(
                 ("Replay ", "bold"), (plan.label, "bold"), "  ", (plan.original_id, "cyan")
             ),
-            Text("\nIt will send these arguments:", "bold"),
-            Syntax(plan.payload or "{}", "json", theme="ansi_dark", background_color="default"),
-            Text("\nto:", "bold"),
-            *[Text(f"  {target}") for target in plan.targets],
         ]
+        if plan.targets:  # (a refused replay has none: only why it is refused)
+            parts += [
+                Text("\nIt will send to:", "bold"),
+                *[Text(f"  {target}") for target in plan.targets],
+                Text("\nthese arguments:", "bold"),
+                Syntax(plan.payload or "{}", "json", theme="ansi_dark", background_color="default"),
+            ]
         if plan.notes:
             parts.append(Text(""))
             parts.extend(Text(f"  {note}", "dim") for note in plan.notes)
@@ -68,3 +75,30 @@ class ConfirmReplay(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+async def replay_flow(
+    app: Any,
+    source: Any,
+    prepare: Awaitable[Prepared],
+    sent: Callable[[list[str]], None] | None = None,
+) -> list[str]:
+    """Plan, confirm, send (run in a worker: it waits for the confirmation). The new
+    message ids; [] when cancelled, refused or Redis is unreachable."""
+    try:
+        prepared = await prepare
+    except SourceUnavailable as exc:
+        app.notify(f"Cannot plan the replay: {exc}", severity="error")
+        return []
+    if not await app.push_screen_wait(ConfirmReplay(prepared.view)):
+        return []
+    try:
+        ids = await source.send(prepared)
+    except SourceUnavailable as exc:
+        app.notify(f"The replay was not sent: {exc}", severity="error")
+        return []
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    app.notify(f"Sent {len(ids)} replay{'s' if len(ids) != 1 else ''}: {shown}", timeout=8)
+    if sent is not None:
+        sent(ids)
+    return ids

@@ -6,6 +6,7 @@ cursor starts on the message the screen was opened from.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -28,6 +29,7 @@ class TraceScreen(MonitorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         # priority: before the tree's own (hidden) enter, so the footer names it
         Binding("enter", "open", "Open message", priority=True),
+        Binding("r", "replay", "Replay"),
     ]
 
     def __init__(
@@ -38,6 +40,7 @@ class TraceScreen(MonitorScreen):
         self.near_ms = near_ms
         self.focus_id = focus
         self.roots: list[TreeItem] = []
+        self.follow_until = 0.0  # after a replay from here: re-read until then
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"trace {self.trace_id}: reading ...", id="title")
@@ -49,11 +52,28 @@ class TraceScreen(MonitorScreen):
     def on_mount(self) -> None:
         self.query_one(Tree).focus()
         self.load()
+        self.set_interval(1.0, self._follow)
+
+    def _follow(self) -> None:
+        if time.monotonic() < self.follow_until:
+            self.load()
 
     @work(exclusive=True, group="trace")
     async def load(self) -> None:
         try:
-            records = await self.context.source.trace(self.trace_id, self.near_ms)
+            source = self.context.source
+            records = await source.trace(self.trace_id, self.near_ms)
+            # The trace is read near one time: a replay sent long after its original (or
+            # the original of one) can fall outside it. Both are read by their ids.
+            ids = {r.id for r in records}
+            for original in {r.replay_of for r in records if r.replay_of} - ids:
+                records += await source.records_of(original)
+            ids = {r.id for r in records}
+            records += [
+                r
+                for r in self.model.buffer.records
+                if r.replay_of in ids and r.trace_id == self.trace_id and r.id not in ids
+            ]
         except SourceUnavailable as exc:
             self.query_one("#title", Static).update(
                 Text(f"cannot read the trace now: {exc}", "bold red")
@@ -87,6 +107,25 @@ class TraceScreen(MonitorScreen):
         node = self.query_one(Tree).cursor_node
         if node is not None and node.data:
             self.post_message(OpenMessage(node.data))
+
+    def action_replay(self) -> None:
+        node = self.query_one(Tree).cursor_node
+        if node is not None and node.data:
+            self.focus_id = node.data
+            self.run_replay(self.context.source.plan_replay(node.data))
+
+    def replayed(self) -> None:
+        self.follow_until = time.monotonic() + 30
+        self.load()
+
+    def can(self, action: str) -> bool | None:
+        if action == "replay":
+            node = self.query_one(Tree).cursor_node
+            return node is not None and bool(node.data)
+        return True
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        self.refresh_bindings()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()  # a click: enter is handled by action_open
