@@ -16,13 +16,14 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, WorkerProcess
 from devtools import dev_env, state
 from rich.console import Console
 from rich.text import Text
@@ -92,6 +93,21 @@ def test_the_company_runs_every_app_and_stops(company):
     assert "Scheduled function" not in out  # no tick failed, not even while stopping
     assert re.search(r"company: closed after \d+ order\(s\)", out)
     assert "Traceback" not in out
+
+
+def test_ctrl_c_closes_the_company_and_counts_the_orders_it_placed(tmp_path):
+    # The tutorials stop the company with Ctrl-C; its last line counts what the shop did.
+    command = [sys.executable, "-m", "examples.company"]
+    run = WorkerProcess(command, tmp_path, dev_env())
+    try:
+        run.wait_for("shop      order 41 placed", timeout=60)
+        run.proc.send_signal(signal.SIGINT)
+        assert run.wait(40) == 0, run.output
+    finally:
+        run.stop()
+    closed = re.search(r"company: closed after (\d+) order\(s\)", run.output)
+    assert closed and int(closed[1]) >= 2, run.output
+    assert state(tmp_path) is None  # without --keep, the embedded Redis went too
 
 
 def walk_commands() -> list[list[str]]:

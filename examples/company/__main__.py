@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     with embedded_redis(Path.cwd(), keep=args.keep) as server:
         console.print(f"company: embedded Redis {server.description}", style="bold")
         apps = [App(name, server.url, args.report_every, console) for name in APPS]
-        placed = 0
+        shop: Shop | None = None
         try:
             for app in apps:
                 app.start()
@@ -73,11 +73,13 @@ def main(argv: list[str] | None = None) -> int:
                 style="bold",
             )
             deadline = time.monotonic() + args.seconds if args.seconds else float("inf")
-            placed = Shop(server.url, console).run(deadline)
-        except KeyboardInterrupt:
+            shop = Shop(server.url, console)
+            shop.run(deadline)
+        except KeyboardInterrupt:  # the shop counted what it placed before Ctrl-C
             console.print("company: closing")
         finally:
             stop(apps)
+        placed = shop.placed if shop is not None else 0
         console.print(f"company: closed after {placed} order(s)", style="bold")
     return 0
 
@@ -175,24 +177,24 @@ class Shop:
         self.bus = lightbus.create(service_name="shop", redis_url=url)
         self.console = console
         self.serials = itertools.count(4000)
+        self.placed = 0  # kept here, not in run(), so that Ctrl-C does not lose it
 
     def run(self, deadline: float) -> int:
         regular = [order for index, order in enumerate(ORDERS) if index != 2]
         script = itertools.chain(ORDERS, itertools.cycle(regular))
-        placed = 0
         try:
             for index, (customer, channel, lines) in enumerate(script):
                 if time.monotonic() >= deadline:
                     break
                 self.order(customer, channel, lines)
-                placed += 1
+                self.placed += 1
                 if index in QUESTIONS:
                     self.ask(*QUESTIONS[index])
                 pause = 0.6 if index < len(ORDERS) else 2.0
                 time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         finally:
             self.bus.close()
-        return placed
+        return self.placed
 
     def order(self, customer: str, channel: str, lines: list[tuple[str, int, str, bool]]) -> None:
         items = []
